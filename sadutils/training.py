@@ -1,0 +1,329 @@
+"""Training and inference: the input pipeline, the paper's training recipe, checkpoints and resume.
+
+Images are decoded once with Pillow (the same code the checks and ``sadutils predict`` use, so EXIF
+orientation, CMYK and 16-bit files are handled identically everywhere), resized to a square and
+kept as a ``uint8`` array in an on-disk cache. A ``tf.data`` pipeline then gathers batches from
+that array in a per-epoch order derived from ``(seed, epoch)``, which is what makes an interrupted
+run resume on exactly the batches it would have seen.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .images import ImageError, load_rgb_array
+
+
+# --------------------------------------------------------------------------- decoding and cache
+def decode_images(paths, image_size: int, workers: int | None = None, progress: bool = False):
+    """Decode ``paths`` into a ``uint8`` array ``(n, size, size, 3)`` in parallel threads.
+
+    Returns the array and a list of ``(path, reason)`` for files that could not be read; their rows
+    are left black so the array stays aligned with ``paths`` (callers drop them by the list).
+    Pillow releases the GIL while decoding and resizing, so threads scale with cores.
+    """
+    paths = [str(p) for p in paths]
+    out = np.zeros((len(paths), image_size, image_size, 3), dtype=np.uint8)
+    failed = []
+
+    def one(i):
+        try:
+            out[i] = load_rgb_array(paths[i], image_size)
+        except ImageError as exc:
+            failed.append((paths[i], exc.reason))
+
+    workers = workers or min(16, (os.cpu_count() or 2) * 2)
+    with ThreadPoolExecutor(workers) as pool:
+        iterator = pool.map(one, range(len(paths)))
+        if progress:
+            from tqdm.auto import tqdm
+            iterator = tqdm(iterator, total=len(paths), desc="decode", unit="img")
+        for _ in iterator:
+            pass
+    return out, sorted(failed)
+
+
+def cached_images(paths, image_size: int, cache_dir, progress: bool = False):
+    """:func:`decode_images` with an on-disk ``.npy`` cache keyed by the paths and the size.
+
+    The array is memory-mapped on later calls, so host memory stays bounded even for the paper's
+    14,901 images at 150 px (about 1 GB on disk). Returns ``(array, failed)``.
+    """
+    paths = [str(p) for p in paths]
+    key = hashlib.sha256(("\n".join(paths) + f"\n{image_size}").encode()).hexdigest()[:16]
+    cache_dir = Path(cache_dir)
+    array_file = cache_dir / f"images-{image_size}px-{key}.npy"
+    failed_file = array_file.with_suffix(".failed.json")
+    if array_file.is_file() and failed_file.is_file():
+        return np.load(array_file, mmap_mode="r"), [tuple(x) for x in json.loads(failed_file.read_text())]
+    images, failed = decode_images(paths, image_size, progress=progress)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = array_file.with_suffix(".tmp.npy")
+    np.save(tmp, images)
+    os.replace(tmp, array_file)
+    failed_file.write_text(json.dumps(failed))
+    return images, failed
+
+
+# --------------------------------------------------------------------------- tf.data pipeline
+def make_dataset(images, labels, batch_size: int, shuffle: bool = False, seed: int = 0,
+                 first_epoch: int = 0):
+    """A ``tf.data.Dataset`` of ``(float32 pixels in [0, 255], int32 label)`` batches.
+
+    ``images`` may be a memory-mapped array: only the rows of each batch are read. With
+    ``shuffle`` the dataset is endless (pass ``steps_per_epoch`` to ``fit``): epoch ``e``, counted
+    from ``first_epoch``, uses the order ``numpy.random.default_rng([seed, e])``, so an epoch
+    always sees the same batches, also after a resume. (Reading the epoch from a callback is not
+    enough: Keras opens the next epoch's iterator, and prefetching starts, before
+    ``on_epoch_begin``.) Without ``shuffle`` it is one pass in file order.
+    """
+    import tensorflow as tf
+
+    labels = np.asarray(labels, dtype=np.int32)
+    n = len(labels)
+    if len(images) != n:
+        raise ValueError(f"{len(images)} images but {n} labels")
+    size = images.shape[1:]
+
+    steps = -(-n // batch_size)
+
+    def batch_indices():
+        # With shuffle the stream never ends: one pass per epoch from first_epoch on, cut into
+        # epochs by fit(steps_per_epoch=...), so Keras creates one iterator for the whole fit.
+        epoch = first_epoch
+        while True:
+            order = np.random.default_rng([seed, epoch]).permutation(n) if shuffle else np.arange(n)
+            for start in range(0, n, batch_size):
+                yield order[start:start + batch_size]
+            if not shuffle:
+                return
+            epoch += 1
+
+    def gather(idx):
+        return np.asarray(images[np.sort(idx)]), labels[np.sort(idx)]
+
+    ds = tf.data.Dataset.from_generator(batch_indices,
+                                        output_signature=tf.TensorSpec([None], tf.int64))
+    if not shuffle:
+        ds = ds.apply(tf.data.experimental.assert_cardinality(steps))
+    ds = ds.map(lambda idx: tf.numpy_function(gather, [idx], [tf.uint8, tf.int32]),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+    def finish(x, y):
+        x = tf.ensure_shape(x, (None, *size))
+        return tf.cast(x, tf.float32), tf.ensure_shape(y, (None,))
+
+    return ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+# --------------------------------------------------------------------------- devices and precision
+def gpu_count() -> int:
+    import tensorflow as tf
+
+    return len(tf.config.list_physical_devices("GPU"))
+
+
+def configure_precision(precision: str = "auto") -> str:
+    """Set the Keras dtype policy: ``auto`` is ``mixed_float16`` on GPUs and ``float32`` on CPUs.
+
+    ``bfloat16`` (``mixed_bfloat16``) can be asked for on CPUs with AMX/AVX512-BF16; the
+    benchmarks measure whether it pays before anyone turns it on.
+    """
+    import keras
+
+    choices = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+    if precision not in choices:
+        raise ValueError(f"unknown precision {precision!r}; valid choices: {', '.join(choices)}")
+    policy = ("mixed_float16" if gpu_count() else "float32") if precision == "auto" else precision
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
+
+
+def distribution_strategy():
+    """``MirroredStrategy`` across all GPUs when there are several, else the default strategy."""
+    import tensorflow as tf
+
+    return tf.distribute.MirroredStrategy() if gpu_count() > 1 else tf.distribute.get_strategy()
+
+
+def set_seeds(seed: int, deterministic: bool | None = None) -> bool:
+    """Seed Python, NumPy and TensorFlow; make TF ops deterministic (default: when no GPU)."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    if deterministic is None:
+        deterministic = gpu_count() == 0
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    return deterministic
+
+
+# --------------------------------------------------------------------------- training
+@dataclass
+class TrainResult:
+    model: object
+    history: pd.DataFrame
+    best_epoch: int
+    resumed_from_epoch: int
+    wall_time_s: float
+    precision: str
+    n_replicas: int
+
+
+def _keep_best_callback(weights_file: Path, history_file: Path):
+    """Save weights whenever validation loss improves, remembering the best across resumes."""
+    import keras
+
+    best = np.inf
+    if history_file.is_file():
+        past = pd.read_csv(history_file)
+        if "val_loss" in past and len(past):
+            best = float(past["val_loss"].min())
+
+    class KeepBest(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.best = best
+
+        def on_epoch_end(self, epoch, logs=None):
+            loss = (logs or {}).get("val_loss")
+            if loss is not None and loss < self.best:
+                self.best = float(loss)
+                self.model.save_weights(weights_file)
+
+    return KeepBest()
+
+
+def _reseed_dropout_callback():
+    """Restart every dropout layer's random stream at a point fixed by the epoch number.
+
+    Keras checkpoints (and ``BackupAndRestore``) save weights and optimizer state but not the
+    state of the layers' seed generators, so without this a resumed run would draw different
+    dropout masks (head dropout, EfficientNet's stochastic depth) from the uninterrupted one.
+    """
+    import keras
+
+    class ReseedDropout(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.generators = [layer.seed_generator for layer in _all_layers(self.model)
+                               if getattr(layer, "seed_generator", None) is not None]
+            self.initial = [np.array(g.state.numpy()) for g in self.generators]
+
+        def on_epoch_begin(self, epoch, logs=None):
+            for gen, start in zip(self.generators, self.initial):
+                state = start.copy()
+                state[-1] = state[-1] + np.asarray(epoch * 1_000_003, dtype=state.dtype)
+                gen.state.assign(state)
+
+    return ReseedDropout()
+
+
+def _all_layers(model):
+    """Every layer of ``model``, nested models included."""
+    out = []
+    for layer in model.layers:
+        out.append(layer)
+        if hasattr(layer, "layers"):
+            out.extend(_all_layers(layer))
+    return out
+
+
+def train_model(build, train_images, train_labels, val_images, val_labels, out_dir, *,
+                epochs: int, batch_size: int, learning_rate: float = 0.001, seed: int = 0,
+                precision: str = "auto", resume: bool = True, verbose: int = 2,
+                extra_callbacks=()) -> TrainResult:
+    """Train a model the paper's way and keep the best epoch on validation.
+
+    ``build`` is a zero-argument function returning an uncompiled model (it is called inside the
+    distribution strategy's scope). The recipe: Adagrad at ``learning_rate`` (paper: 0.001),
+    sparse categorical cross-entropy, accuracy. ``out_dir`` receives ``history.csv``,
+    ``best.weights.h5`` and, while a run is unfinished, ``backup/`` (Keras ``BackupAndRestore``):
+    calling again after an interruption continues from the last finished epoch with the same
+    weights, optimizer state and batch order. Without ``resume`` an old backup is discarded.
+    """
+    import keras
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    backup_dir, history_file = out_dir / "backup", out_dir / "history.csv"
+    best_file = out_dir / "best.weights.h5"
+    if not resume and backup_dir.exists():
+        shutil.rmtree(backup_dir)
+    if not backup_dir.exists():  # a fresh run: forget any finished run's history
+        for f in (history_file, best_file):
+            f.unlink(missing_ok=True)
+
+    policy = configure_precision(precision)
+    strategy = distribution_strategy()
+    with strategy.scope():
+        model = build()
+        model.compile(optimizer=keras.optimizers.Adagrad(learning_rate=learning_rate),
+                      loss=keras.losses.SparseCategoricalCrossentropy(),
+                      metrics=["accuracy"])
+    # Global batch: each replica gets batch_size, as the paper's single-GPU recipe did.
+    global_batch = batch_size * strategy.num_replicas_in_sync
+    start_epoch = 0
+    if (backup_dir / "training_metadata.json").is_file():
+        start_epoch = json.loads((backup_dir / "training_metadata.json").read_text())["epoch"]
+    train_ds = make_dataset(train_images, train_labels, global_batch, shuffle=True, seed=seed,
+                            first_epoch=start_epoch)
+    val_ds = make_dataset(val_images, val_labels, global_batch)
+    callbacks = [
+        keras.callbacks.CSVLogger(str(history_file), append=True),
+        _keep_best_callback(best_file, history_file),
+        keras.callbacks.BackupAndRestore(str(backup_dir)),
+        _reseed_dropout_callback(),
+        *extra_callbacks,
+    ]
+    t0 = time.perf_counter()
+    model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks,
+              steps_per_epoch=-(-len(train_labels) // global_batch), verbose=verbose)
+    wall = time.perf_counter() - t0
+    history = pd.read_csv(history_file).drop_duplicates("epoch", keep="last").reset_index(drop=True)
+    history.to_csv(history_file, index=False)
+    best_epoch = int(history.loc[history["val_loss"].idxmin(), "epoch"])
+    if best_file.is_file():
+        model.load_weights(best_file)
+    return TrainResult(model, history, best_epoch, start_epoch, wall, policy,
+                       strategy.num_replicas_in_sync)
+
+
+# --------------------------------------------------------------------------- inference
+def compiled_forward(model):
+    """A ``tf.function`` forward pass (``training=False``), reused across batches."""
+    import tensorflow as tf
+
+    @tf.function(reduce_retracing=True)
+    def forward(x):
+        return model(x, training=False)
+
+    return forward
+
+
+def predict_proba(model, images, batch_size: int = 64, forward=None) -> np.ndarray:
+    """Class probabilities for a ``uint8`` or float image array, batch by batch.
+
+    A compiled forward pass over fixed-size batches avoids ``model.predict``'s per-call set-up;
+    the benchmarks compare the two.
+    """
+    import tensorflow as tf
+
+    forward = forward or compiled_forward(model)
+    n = len(images)
+    if n == 0:
+        return np.zeros((0, model.output_shape[-1]), dtype=np.float32)
+    out = []
+    for start in range(0, n, batch_size):
+        batch = np.asarray(images[start:start + batch_size])
+        out.append(np.asarray(forward(tf.constant(batch, tf.float32)), dtype=np.float32))
+    return np.concatenate(out)
