@@ -217,12 +217,182 @@ def _args_fetch(p: argparse.ArgumentParser) -> None:
 
 def cmd_fetch(args) -> int:
     """Download and unpack a public dataset, or say how to get one behind a sign-up page."""
+    import requests  # only here: the other commands never touch the network
+
     try:
         out = download.fetch(args.dataset, args.out, force=args.force)
     except download.ManualDownloadRequired as exc:
-        print(f"sadutils: {exc}", file=sys.stderr)
+        # Already put in place by hand (the loader finds it): nothing to do.
+        if args.dataset in config.DATASETS and not args.force:
+            try:
+                info = _load_counts(args.dataset, args.out)
+            except (OSError, ValueError):  # not there (yet), or not in the expected layout
+                info = None
+            if info is not None and info["n_images"]:
+                print(f"{args.dataset} ready in {args.out} ({info['n_images']} images; "
+                      f"check them with: sadutils index {args.dataset} {args.out})")
+                return 0
+        hint = ""
+        if args.dataset == "webemo":
+            hint = (f" From the command line: sadutils download-webemo {args.out / 'train25.txt'}"
+                    f" --out {args.out} (and the same for test25.txt).")
+        print(f"sadutils: {exc}{hint}", file=sys.stderr)
+        return 2
+    except (requests.RequestException, RuntimeError) as exc:
+        source = download.SOURCES.get(args.dataset)
+        where = source.url if source else args.dataset
+        reason = " ".join(str(exc).split())
+        reason = reason if len(reason) <= 200 else reason[:197] + "..."
+        print(f"sadutils: error: could not download {where}: {type(exc).__name__}: {reason}; "
+              f"check the network and run the same command again (it resumes)", file=sys.stderr)
         return 2
     print(f"{args.dataset} ready in {out}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# predict
+# --------------------------------------------------------------------------------------------
+
+def _args_predict(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", type=Path, metavar="MODEL",
+                   help="a .keras model saved by sadutils (class names in MODEL.classes.txt)")
+    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE",
+                   help="image files, or folders searched recursively for image files")
+    p.add_argument("--json", action="store_true",
+                   help='one JSON object per image and line: {"path", "probabilities", "label"}, '
+                        'or {"path", "error"} for a file that cannot be read')
+    p.add_argument("--batch-size", type=int, default=32, metavar="N",
+                   help="images decoded and classified at a time (default 32)")
+
+
+def _predict_paths(targets) -> list[Path]:
+    """The files to classify: each IMAGE file as given, each folder's image files (recursively,
+    sorted), without repeats. A path that does not exist is kept, to be reported as a failure."""
+    from .images import is_image_file
+
+    found, seen = [], set()
+    for target in targets:
+        if target.is_dir():
+            files = sorted(p for p in target.rglob("*") if p.is_file() and is_image_file(p))
+            if not files:
+                print(f"sadutils: no image files in folder {target}", file=sys.stderr)
+        else:
+            files = [target]
+        for path in files:
+            key = path.resolve()
+            if key not in seen:
+                seen.add(key)
+                found.append(path)
+    if not found:
+        raise ValueError("no image files to classify in " + ", ".join(map(str, targets)))
+    return found
+
+
+def cmd_predict(args) -> int:
+    """Classify images with a saved model: each class's probability and the predicted label."""
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if not args.model.is_file():
+        raise FileNotFoundError(f"model file not found: {args.model}")
+    paths = _predict_paths(args.images)
+    from . import models, training  # TensorFlow: only when a model is really needed
+
+    try:
+        model = models.load_model(args.model)
+    except Exception as exc:  # noqa: BLE001 - a file Keras cannot load is the user's, not a bug
+        raise ValueError(f"cannot load model {args.model}: {type(exc).__name__}: "
+                         f"{' '.join(str(exc).split())}") from None
+    shape = tuple(model.input_shape)
+    if len(shape) != 4 or shape[1] is None or shape[1] != shape[2] or shape[3] != 3:
+        raise ValueError(f"{args.model}: expected a model taking square RGB images, "
+                         f"its input shape is {shape}")
+    names = list(model.class_names)
+    if len(names) != model.output_shape[-1]:
+        raise ValueError(f"{args.model}.classes.txt names {len(names)} classes but the model "
+                         f"has {model.output_shape[-1]} outputs")
+    forward = training.compiled_forward(model)
+    n_failed = 0
+    for start in range(0, len(paths), args.batch_size):
+        chunk = paths[start:start + args.batch_size]
+        pixels, failed = training.decode_images(chunk, shape[1])
+        reasons = dict(failed)
+        ok = [i for i, p in enumerate(chunk) if str(p) not in reasons]
+        probs = training.predict_proba(model, pixels[ok], batch_size=args.batch_size,
+                                       forward=forward) if ok else []
+        by_row = dict(zip(ok, probs))
+        for i, path in enumerate(chunk):
+            if i not in by_row:
+                n_failed += 1
+                reason = reasons[str(path)]
+                if args.json:
+                    print(json.dumps({"path": str(path), "error": reason}), flush=True)
+                else:
+                    print(f"sadutils: {path}: {reason}", file=sys.stderr, flush=True)
+                continue
+            p = by_row[i]
+            label = names[int(p.argmax())]
+            if args.json:
+                print(json.dumps({"path": str(path),
+                                  "probabilities": {n: round(float(v), 6) for n, v in zip(names, p)},
+                                  "label": label}), flush=True)
+            else:
+                scores = "\t".join(f"{n}={float(v):.4f}" for n, v in zip(names, p))
+                print(f"{path}\t{scores}\tlabel={label}", flush=True)
+    if n_failed:
+        print(f"sadutils: {len(paths) - n_failed} of {len(paths)} images classified, "
+              f"{n_failed} could not be read", file=sys.stderr)
+    return 1 if n_failed else 0
+
+
+# --------------------------------------------------------------------------------------------
+# reproduce
+# --------------------------------------------------------------------------------------------
+
+def _args_reproduce(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", choices=config.PROFILES, default="demo",
+                   help="demo: synthetic data, small settings (default); paper: the real data")
+    p.add_argument("--force", action="store_true",
+                   help="run every notebook even if its inputs did not change")
+    p.add_argument("--only", nargs="+", metavar="NAME",
+                   help="run only these notebooks (e.g. 04_cross_dataset, 03_train or "
+                        "03_train-xception); the ones they depend on are not run")
+    p.add_argument("-p", "--parameter", dest="overrides", action="append", default=[],
+                   metavar="NOTEBOOK:NAME=VALUE",
+                   help="set a parameter of a notebook (repeatable), e.g. "
+                        "-p 04_cross_dataset:sadness_fraction=0.33 -p 03_train:epochs=2")
+
+
+def cmd_reproduce(args) -> int:
+    """Run the notebooks in order with papermill, skipping those whose inputs did not change."""
+    from .pipeline import reproduce
+
+    result = reproduce(args.profile, force=args.force, only=args.only,
+                       overrides=args.overrides)
+    return 0 if result.ok else 1
+
+
+# --------------------------------------------------------------------------------------------
+# tables
+# --------------------------------------------------------------------------------------------
+
+def _args_tables(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", choices=config.PROFILES, default="demo",
+                   help="whose records to show (default demo)")
+    p.add_argument("--format", dest="fmt", choices=("markdown", "csv"), default="markdown",
+                   help="output format (default markdown)")
+
+
+def cmd_tables(args) -> int:
+    """Print Tables 1-3: the paper's numbers beside the newest reproduced ones."""
+    from . import reporting
+
+    print(reporting.tables_text(args.profile, args.fmt), end="")
+    if not reporting.read_records(args.profile):
+        print(f"sadutils: no results records for profile {args.profile} in "
+              f"{reporting.records_dir(args.profile)}: the reproduced columns say "
+              f"'{reporting.NOT_RUN}'. Run `sadutils reproduce --profile {args.profile}` first.",
+              file=sys.stderr)
     return 0
 
 
@@ -236,6 +406,9 @@ COMMANDS = {
     "index": (cmd_index, _args_index),
     "download-webemo": (cmd_download_webemo, _args_download_webemo),
     "fetch": (cmd_fetch, _args_fetch),
+    "predict": (cmd_predict, _args_predict),
+    "reproduce": (cmd_reproduce, _args_reproduce),
+    "tables": (cmd_tables, _args_tables),
 }
 
 #: Exceptions that mean "the user asked for something impossible", not "the code is broken".
@@ -251,9 +424,18 @@ def _version() -> str:
         return "unknown"
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line naming the valid choices (no usage dump)."""
+
+    def error(self, message):
+        if message.endswith("required: COMMAND"):  # bare `sadutils`: list what it can do
+            message = f"choose a COMMAND: {', '.join(COMMANDS)}"
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser with every subcommand of :data:`COMMANDS`."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sadutils",
         description="Runnable companion to 'On recognizing emotion of sadness in images of a "
                     "general nature using CNN': data, training and the paper's tables.")

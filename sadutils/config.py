@@ -62,12 +62,15 @@ class Profile:
     epochs: int
     batch_size: int
     learning_rate: float = 0.001
+    optimizer: str = "adagrad"
     split: tuple = (0.70, 0.15, 0.15)
     seed: int = 1234
     #: WEBEmo sample per binary class before filtering (paper: 8,549 sadness, 9,971 others).
     sample: dict = field(default_factory=dict)
     #: "imagenet": required; "auto": ImageNet when Keras can get it, else from scratch.
     weights_policy: str = "imagenet"
+    #: Text filter threshold on P(text): a number, or "match_paper" (remove the paper's share).
+    filter_threshold: object = 0.5
 
     def data_root(self) -> Path:
         return data_home() / self.name
@@ -81,8 +84,8 @@ PAPER = Profile(
     sample={SADNESS: 8549, OTHERS: 9971}, weights_policy="imagenet",
 )
 DEMO = Profile(
-    name="demo", image_size=96, epochs=4, batch_size=32,
-    sample={SADNESS: 520, OTHERS: 600}, weights_policy="auto",
+    name="demo", image_size=72, epochs=3, batch_size=32,
+    sample={SADNESS: 450, OTHERS: 520}, weights_policy="auto", filter_threshold="match_paper",
 )
 
 

@@ -145,10 +145,10 @@ def build_model(backbone: str, image_size: int = 150, weights: str | None = None
     whole_model_file = None
     backbone_weights = weights
     if weights not in (None, "imagenet"):
+        if not Path(weights).is_file():
+            raise FileNotFoundError(f"weights file {weights} does not exist")
         if str(weights).endswith(".weights.h5"):
             whole_model_file, backbone_weights = weights, None
-        elif not Path(weights).is_file():
-            raise FileNotFoundError(f"weights file {weights} does not exist")
     inputs, x, base = _backbone(backbone, image_size, backbone_weights)
     x = base(x)
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
@@ -192,7 +192,7 @@ def load_model(path):
     model = keras.models.load_model(path, compile=False)
     names_file = Path(str(path) + ".classes.txt")
     if names_file.is_file():
-        names = names_file.read_text().split()
+        names = [line.strip() for line in names_file.read_text().splitlines() if line.strip()]
     else:
         names = [f"class_{i}" for i in range(model.output_shape[-1])]
     set_class_names(model, names)

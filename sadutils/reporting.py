@@ -618,3 +618,38 @@ def plot_history(history_csv):
         ax.set_xlabel("epoch")
         ax.legend(fontsize=8)
     return fig
+
+
+def plot_examples(frame: pd.DataFrame, by: str = "label", n: int = 6, score: str | None = None,
+                  seed: int = 0, size: int = 96):
+    """A grid of images from ``frame`` (a manifest): one row per value of ``by``, up to ``n``
+    images each (a seeded draw), titled with ``score`` when given. Returns a Figure."""
+    from PIL import Image
+
+    groups = [(key, rows) for key, rows in frame.groupby(by, sort=True)] if len(frame) else []
+    if not groups:
+        fig, axes = _figure(1, 1, size=(4, 1))
+        ax = axes[0, 0]
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no images", ha="center", va="center")
+        return fig
+    fig, axes = _figure(len(groups), n, size=(1.6 * n, 1.8 * len(groups)))
+    axes = np.asarray(axes).reshape(len(groups), n)
+    for r, (key, rows) in enumerate(groups):
+        pick = rows.sample(min(n, len(rows)), random_state=seed) if len(rows) > n else rows
+        for c in range(n):
+            ax = axes[r, c]
+            ax.axis("off")
+            if c >= len(pick):
+                continue
+            row = pick.iloc[c]
+            try:
+                with Image.open(row["path"]) as im:
+                    ax.imshow(im.convert("RGB").resize((size, size)))
+            except OSError:
+                ax.text(0.5, 0.5, "unreadable", ha="center", va="center", fontsize=7)
+            title = str(key) if c == 0 else ""
+            if score is not None and score in row:
+                title = f"{title} {score}={row[score]:.2f}".strip()
+            ax.set_title(title, fontsize=7)
+    return fig

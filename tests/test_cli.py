@@ -110,6 +110,21 @@ def test_index_table_and_manifest(demo_dir, tmp_path, capsys):
     assert set(manifest["label"]) <= set(config.CLASS_NAMES)
 
 
+def test_index_table_lists_rejected_files_with_reasons(demo_dir, tmp_path, capsys):
+    root = tmp_path / "rgp"
+    shutil.copytree(demo_dir / "rgp", root)
+    bad = root / "natural_images" / "cat" / "broken.jpg"
+    bad.write_bytes(b"")
+    code, out, _ = run(capsys, "index", "rgp", root)
+    assert code == 0
+    assert "rejected: 1" in out
+    line = next(l for l in out.splitlines() if str(bad) in l)
+    assert line.strip().startswith(f"{bad}: ") and len(line.split(": ", 1)[1]) > 3
+    record = index_json(capsys, "rgp", root)
+    assert [r["path"] for r in record["rejected"]] == [str(bad)]
+    assert record["rejected"][0]["reason"] == line.split(": ", 1)[1]
+
+
 def test_index_malformed_list_names_file_and_line(demo_dir, tmp_path, capsys):
     root = tmp_path / "webemo"
     (root / "images").mkdir(parents=True)
@@ -138,7 +153,62 @@ def test_fetch_manual_dataset_prints_instructions(tmp_path, capsys):
     code, out, err = run(capsys, "fetch", "webemo", "--out", tmp_path / "webemo")
     assert code == 2 and out == ""
     assert "rpand002.github.io" in err and str(tmp_path / "webemo") in err
+    assert f"sadutils download-webemo {tmp_path / 'webemo' / 'train25.txt'} --out" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("dataset, layout", [
+    ("unbiasedemo", "images/<emotion>/<object-or-scene>/<file>.jpg"),
+    ("rgp", "natural_images/<class>/<file>.jpg"),
+])
+def test_fetch_sign_up_datasets_say_where_and_which_layout(tmp_path, capsys, dataset, layout):
+    code, out, err = run(capsys, "fetch", dataset, "--out", tmp_path)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "http" in err and f"{tmp_path}/{layout}" in err
+
+
+def test_fetch_sign_up_dataset_already_in_place(demo_dir, capsys):
+    code, out, err = run(capsys, "fetch", "unbiasedemo", "--out", demo_dir / "unbiasedemo")
+    assert code == 0 and err == ""
+    assert out.startswith(f"unbiasedemo ready in {demo_dir / 'unbiasedemo'}")
+
+
+def test_fetch_network_failure_is_one_line(tmp_path, capsys, monkeypatch):
+    import requests
+
+    from sadutils import download
+
+    def offline(*args, **kwargs):
+        raise requests.ConnectionError("Failed to resolve 'github.com' (Name or service not known)")
+
+    monkeypatch.setattr(download, "fetch_archive", offline)
+    code, out, err = run(capsys, "fetch", "cocotext", "--out", tmp_path)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("sadutils: error: could not download https://")
+    assert "ConnectionError" in err and "run the same command again" in err
+
+
+# ---------------------------------------------------------------------------------- usage errors
+
+@pytest.mark.parametrize("argv, choices", [
+    (("index", "nosuch", "."), config.DATASETS),
+    (("nosuch",), ("demo-data", "index", "download-webemo", "fetch")),
+    ((), ("demo-data", "index", "download-webemo", "fetch")),
+    (("fetch", "imagenet", "--out", "."), ("webemo", "emotion6", "coco-train2014")),
+    (("index", "emotion6", ".", "--label-from", "votes"), ("folder", "argmax")),
+    (("index", "emotion6", ".", "--layout", "x"), ("auto", "cornell", "panda")),
+])
+def test_bad_argument_is_one_line_naming_the_choices(capsys, argv, choices):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("sadutils") and ": error: " in err
+    assert "usage:" not in err
+    assert all(c in err for c in choices)
+
+
+def test_missing_required_option_is_one_line(url_list, capsys):
+    code, _, err = run(capsys, "download-webemo", url_list)
+    assert code == 2 and err.count("\n") == 1 and "--out" in err
 
 
 # ---------------------------------------------------------------------------------- download

@@ -1,0 +1,152 @@
+"""Inference throughput: ``sadutils.training.predict_proba`` vs a bare compiled forward pass.
+
+Cases, each over the same ``--images`` images, per backbone, interleaved round by round:
+
+* ``bare``: a ``tf.function`` of ``model(x, training=False)``, traced before timing, applied to
+  fixed ``float32`` batches already in memory as tensors (the floor: nothing but the model).
+* ``ours``: ``predict_proba(model, images_uint8, batch_size)`` called the way the package calls
+  it (a fresh call per data set: it builds its compiled forward pass and converts each ``uint8``
+  batch itself). Any per-call cost (tracing) is counted here, as a user pays it.
+* ``ours_shared_forward``: the same with ``forward=compiled_forward(model)`` made once and
+  reused (as ``evaluate_models`` does across test sets): the steady-state cost of our loop.
+* ``keras_predict``: ``model.predict(float32 images, batch_size)``.
+
+Reported: images/s of each (median over rounds) and the ratios ours/bare (target >= 0.90),
+ours_shared_forward/bare and keras_predict/bare (medians of paired per-round ratios).
+
+    python benchmarks/inference.py --quick      # efficientnetv2b0, 256 images, ~2 min on 2 cores
+    python benchmarks/inference.py              # all four backbones, 150 px, batch 64
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+import benchlib as bl
+
+TARGET_RATIO = 0.90
+
+
+def parse(argv=None):
+    p = bl.base_parser(__doc__.split("\n\n")[0])
+    p.add_argument("--backbones", default=None,
+                   help="comma-separated (default: all four; --quick: efficientnetv2b0)")
+    p.add_argument("--image-size", type=int, default=None, help="pixels (default 150)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--images", type=int, default=None,
+                   help="images per call (default 1024; --quick 256). The paper's test split "
+                        "is about 2,235 images")
+    args = p.parse_args(argv)
+    if args.tiny:
+        args.backbones = args.backbones or bl.TINY
+        args.image_size = args.image_size or 32
+        args.images = args.images or 40
+        args.batch_size = min(args.batch_size, 16)
+        args.rounds = args.rounds or 2
+    elif args.quick:
+        args.backbones = args.backbones or "efficientnetv2b0"
+        args.images = args.images or 256
+        args.rounds = args.rounds or 3
+    args.backbones = bl.backbones_arg(args.backbones, bl.ALL_BACKBONES)
+    args.image_size = args.image_size or 150
+    args.images = args.images or 1024
+    args.rounds = args.rounds or 3
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse(argv)
+    bl.print_header("inference: predict_proba vs bare forward pass", args,
+                    backbones=",".join(args.backbones), image_size=args.image_size,
+                    batch_size=args.batch_size, images=args.images, rounds=args.rounds)
+    sys.path.insert(0, str(bl.REPO))
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from sadutils.training import compiled_forward, predict_proba
+
+    images = bl.random_images(args.images, args.image_size)
+    as_float = images.astype(np.float32)
+    bs = args.batch_size
+    batches = [tf.constant(as_float[i:i + bs]) for i in range(0, len(images), bs)]
+    results = bl.Results("inference", args)
+    summary = []
+    for backbone in args.backbones:
+        print(f"\n[{backbone}] building ...")
+        sys.stdout.flush()
+        keras.backend.clear_session()
+        model = bl.build(backbone, args.image_size)
+
+        @tf.function
+        def bare_forward(x):
+            return model(x, training=False)
+
+        def bare():
+            outs = [bare_forward(b) for b in batches]
+            np.concatenate([o.numpy() for o in outs])
+            return len(images)
+
+        def ours():
+            predict_proba(model, images, bs)
+            return len(images)
+
+        shared = compiled_forward(model)
+
+        def ours_shared():
+            predict_proba(model, images, bs, forward=shared)
+            return len(images)
+
+        def keras_predict():
+            model.predict(as_float, batch_size=bs, verbose=0)
+            return len(images)
+
+        cases = {"bare": bare, "ours": ours, "ours_shared_forward": ours_shared,
+                 "keras_predict": keras_predict}
+        t0 = time.perf_counter()
+        for fn in cases.values():  # trace every path once (ours traces again in each call)
+            fn()
+        warm = time.perf_counter() - t0
+        print(f"  warm-up (one call of each case, tracing included): {warm:.1f} s")
+        t0 = time.perf_counter()
+        first = predict_proba(model, images[:bs], bs)
+        cold_call_s = time.perf_counter() - t0
+        check = np.concatenate([bare_forward(b).numpy() for b in batches])
+        max_diff = float(np.abs(predict_proba(model, images, bs, forward=shared) - check).max())
+        assert first.shape == (min(bs, len(images)), model.output_shape[-1])
+
+        rates = bl.interleaved(cases, args.rounds)
+        row = results.add(
+            backbone=backbone, image_size=args.image_size, batch_size=bs, n_images=len(images),
+            rounds=args.rounds,
+            **{f"{k}_img_s": bl.median(v) for k, v in rates.items()},
+            ours_vs_bare=bl.paired_ratio(rates["ours"], rates["bare"]),
+            ours_shared_vs_bare=bl.paired_ratio(rates["ours_shared_forward"], rates["bare"]),
+            keras_predict_vs_bare=bl.paired_ratio(rates["keras_predict"], rates["bare"]),
+            spread_bare=bl.spread(rates["bare"]), spread_ours=bl.spread(rates["ours"]),
+            one_batch_cold_call_s=cold_call_s, max_abs_diff_vs_bare=max_diff,
+            target_ratio=TARGET_RATIO,
+        )
+        row["target_met"] = bool(row["ours_vs_bare"] >= TARGET_RATIO)
+        results.rows[-1]["target_met"] = row["target_met"]
+        results.save()
+        summary.append(row)
+        del model
+
+    print()
+    bl.print_table(summary, ["backbone", "bare_img_s", "ours_img_s", "ours_shared_forward_img_s",
+                             "keras_predict_img_s", "one_batch_cold_call_s"])
+    for row in summary:
+        b = row["backbone"]
+        bl.ratio_line(f"ours/bare [{b}]", row["ours_vs_bare"],
+                      f"predict_proba {row['ours_img_s']:.1f} vs bare {row['bare_img_s']:.1f} "
+                      f"img/s over {row['n_images']} images per call",
+                      f">= {TARGET_RATIO:.2f}", row["target_met"])
+        bl.ratio_line(f"ours_shared_forward/bare [{b}]", row["ours_shared_vs_bare"])
+        bl.ratio_line(f"keras_predict/bare [{b}]", row["keras_predict_vs_bare"])
+    results.done()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

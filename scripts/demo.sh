@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The main job on a fresh machine: makes .venv (Python 3.10-3.12, 3.11 preferred; set PYTHON to
+# choose), installs this checkout, reproduces the paper's pipeline on the synthetic demo data
+# (offline, CPU is enough) and builds the book that reports it. Arguments go to `reproduce`.
+#   bash scripts/demo.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x .venv/bin/python ]; then
+    for candidate in "${PYTHON:-}" python3.11 python3.12 python3.10 python3; do
+        if [ -n "$candidate" ] && command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c \
+            'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 12))' 2>/dev/null; then
+            PY="$candidate"
+            break
+        fi
+    done
+    if [ -z "${PY:-}" ]; then
+        echo "scripts/demo.sh: need Python 3.10, 3.11 or 3.12 (python3.11 preferred); set PYTHON=/path/to/python" >&2
+        exit 1
+    fi
+    echo "creating .venv with $("$PY" --version 2>&1)"
+    "$PY" -m venv .venv
+fi
+echo "installing sadutils into .venv (first time: several minutes)"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
+
+.venv/bin/sadutils reproduce --profile demo "$@"
+.venv/bin/jupyter-book build book -W -n --keep-going
+
+# jupyter-book writes next to the _config.yml it finds (the repository root), else into book/.
+for html in _build/html/index.html book/_build/html/index.html; do
+    if [ -f "$html" ]; then
+        echo "The book is ready: open $(pwd)/$html in a browser."
+        exit 0
+    fi
+done
+echo "scripts/demo.sh: the book build finished but no index.html was found under _build/html" >&2
+exit 1

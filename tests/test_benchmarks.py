@@ -1,0 +1,92 @@
+"""Smoke tests of the benchmark scripts in benchmarks/: each one's --tiny path runs, prints its
+ratio lines and writes a results file the book can read. No timing is asserted (the tiny
+stand-in model's numbers mean nothing)."""
+from __future__ import annotations
+
+import importlib
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from sadutils import reporting as rp
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+RATIO = re.compile(r"^RATIO .+ = -?\d+\.\d+", re.M)
+
+
+@pytest.fixture
+def bench(monkeypatch):
+    """Import a benchmark script as a module (they import their helper ``benchlib`` by name)."""
+    monkeypatch.syspath_prepend(str(BENCH))
+
+    def load(name):
+        return importlib.import_module(name)
+
+    return load
+
+
+def run_script(bench, capsys, name, tmp_path, *extra):
+    module = bench(name)
+    out_dir = tmp_path / "benchmarks"  # as under a results root
+    code = module.main(["--tiny", "--out", str(out_dir), "--note", "pytest", *extra])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    ratios = RATIO.findall(out)
+    assert ratios, f"{name} printed no RATIO lines:\n{out}"
+    rows = json.loads((out_dir / f"{name}.json").read_text())
+    assert rows and all(r["benchmark"] == name and r["mode"] == "tiny" for r in rows)
+    assert rows[0]["machine"]["cpu_count"] and rows[0]["machine"]["note"] == "pytest"
+    (path, table), = rp.read_benchmarks(tmp_path)  # the book reads the file this way
+    assert path.name == f"{name}.json"
+    assert len(table) == len(rows) and "machine.tensorflow" in table.columns
+    return out, rows
+
+
+def test_pipeline_overhead(bench, capsys, tmp_path):
+    out, rows = run_script(bench, capsys, "pipeline_overhead", tmp_path)
+    assert "RATIO pipeline/in-memory [tiny]" in out
+    row = rows[0]
+    assert row["pipeline_img_s"] > 0 and row["in_memory_img_s"] > 0
+    assert row["overhead_pct"] == pytest.approx((1 - row["ratio"]) * 100, abs=0.01)
+
+
+def test_inference(bench, capsys, tmp_path):
+    out, rows = run_script(bench, capsys, "inference", tmp_path)
+    assert "RATIO ours/bare [tiny]" in out and "RATIO keras_predict/bare [tiny]" in out
+    row = rows[0]
+    assert row["max_abs_diff_vs_bare"] < 1e-4  # predict_proba computes what the model computes
+    assert isinstance(row["target_met"], bool)
+
+
+def test_downloader(bench, capsys, tmp_path):
+    out, rows = run_script(bench, capsys, "downloader", tmp_path)
+    assert "RATIO 4 workers / 1 worker" in out
+    assert [r["workers"] for r in rows] == [1, 4]
+    assert rows[0]["speedup_vs_1"] == pytest.approx(1.0)
+
+
+def test_precision(bench, capsys, tmp_path):
+    import keras
+
+    out, rows = run_script(bench, capsys, "precision", tmp_path)
+    assert "RATIO bf16/float32 train [tiny]" in out and "RECOMMENDATION" in out
+    assert {r["phase"] for r in rows} == {"train", "inference"}
+    assert 0.0 <= rows[0]["label_agreement"] <= 1.0
+    assert keras.mixed_precision.global_policy().name == "float32"  # the policy is restored
+
+
+def test_gpu_script_runs_on_cpu(bench, capsys, tmp_path):
+    import keras
+
+    out, rows = run_script(bench, capsys, "gpu", tmp_path)
+    assert "RATIO xla/graph train [tiny]" in out
+    assert rows[0]["train_off_img_s"] > 0 and rows[0]["infer_on_img_s"] > 0
+    assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_time_budget_skips_backbones(bench, capsys, tmp_path):
+    code = bench("gpu").main(["--tiny", "--no-save", "--time-budget", "0", "--xla", "off"])
+    out = capsys.readouterr().out
+    assert code == 0 and "skipped: time budget" in out

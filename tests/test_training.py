@@ -1,0 +1,267 @@
+"""Input pipeline, image cache, a tiny training run and resuming an interrupted one.
+
+The training runs use EfficientNetV2-B0 at 32 px on 64 random images: small enough for two shared
+CPU cores, yet the real backbone with its stochastic depth, so the resume test exercises the
+dropout reseeding and the per-epoch batch order that make a resumed run match an uninterrupted one.
+(Graph tracing dominates: each ``train_model`` call costs about a minute on a busy machine.)
+(Split determinism is tested with the datasets, in ``test_datasets.py::test_stratified_split``.)
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from sadutils import models, training
+from sadutils.training import (TrainResult, cached_images, decode_images, make_dataset,
+                               predict_proba, set_seeds, train_model)
+
+keras = pytest.importorskip("keras")
+
+
+# ---------------------------------------------------------------------------- make_dataset
+
+N, BATCH = 37, 8  # 5 batches per epoch, the last one short
+
+
+def _indexed_images(n=N):
+    """Tiny images whose pixels spell their own row index, so a batch tells which rows it holds."""
+    images = np.zeros((n, 2, 2, 3), np.uint8)
+    images[..., 0] = (np.arange(n) % 256)[:, None, None]
+    images[..., 1] = (np.arange(n) // 256)[:, None, None]
+    return images, np.arange(n) % 2
+
+
+def _batches(ds, count):
+    """The first ``count`` batches of ``ds`` as lists of row indices (and labels checked)."""
+    out = []
+    for x, y in ds.take(count):
+        x, y = x.numpy(), y.numpy()
+        assert x.dtype == np.float32 and y.dtype == np.int32
+        idx = (x[:, 0, 0, 0] + 256 * x[:, 0, 0, 1]).astype(int)
+        assert np.array_equal(y, idx % 2)  # labels stay with their images
+        out.append(idx.tolist())
+    return out
+
+
+def _epochs(batches, per_epoch):
+    return [sum(batches[i:i + per_epoch], []) for i in range(0, len(batches), per_epoch)]
+
+
+def test_unshuffled_dataset_is_one_pass_in_order():
+    images, labels = _indexed_images()
+    ds = make_dataset(images, labels, BATCH)
+    assert ds.cardinality().numpy() == 5
+    batches = _batches(ds, 100)
+    assert [len(b) for b in batches] == [8, 8, 8, 8, 5]
+    assert sum(batches, []) == list(range(N))
+    x, _ = next(iter(ds))
+    assert float(x.numpy().max()) <= 255.0 and x.shape[1:] == (2, 2, 3)  # pixels stay in [0, 255]
+
+
+def test_shuffled_epochs_cover_every_index_once_and_differ():
+    images, labels = _indexed_images()
+    per_epoch = -(-N // BATCH)
+    epochs = _epochs(_batches(make_dataset(images, labels, BATCH, shuffle=True, seed=3),
+                              4 * per_epoch), per_epoch)
+    assert len(epochs) == 4
+    for order in epochs:
+        assert sorted(order) == list(range(N))  # each index exactly once per epoch
+    assert len({tuple(order) for order in epochs}) == 4  # a new order every epoch
+    assert epochs[0] != list(range(N))
+
+
+def test_shuffled_stream_is_a_function_of_seed_and_epoch():
+    images, labels = _indexed_images()
+    per_epoch = 5
+    run = _batches(make_dataset(images, labels, BATCH, shuffle=True, seed=3), 4 * per_epoch)
+    assert run == _batches(make_dataset(images, labels, BATCH, shuffle=True, seed=3),
+                           4 * per_epoch)  # same seed, same stream
+    other = _batches(make_dataset(images, labels, BATCH, shuffle=True, seed=4), per_epoch)
+    assert other != run[:per_epoch]
+    for k in (1, 3):  # resuming at epoch k replays exactly what a run from 0 saw from epoch k on
+        resumed = _batches(make_dataset(images, labels, BATCH, shuffle=True, seed=3,
+                                        first_epoch=k), (4 - k) * per_epoch)
+        assert resumed == run[k * per_epoch:]
+    # the order is the documented one: numpy's default_rng([seed, epoch])
+    assert sum(run[2 * per_epoch:3 * per_epoch], []) == \
+        [int(i) for b in np.array_split(np.random.default_rng([3, 2]).permutation(N),
+                                        range(BATCH, N, BATCH)) for i in sorted(b)]
+
+
+def test_dataset_reads_memory_mapped_images(tmp_path):
+    images, labels = _indexed_images()
+    np.save(tmp_path / "a.npy", images)
+    mapped = np.load(tmp_path / "a.npy", mmap_mode="r")
+    assert _batches(make_dataset(mapped, labels, BATCH), 5) == \
+        _batches(make_dataset(images, labels, BATCH), 5)
+
+
+def test_dataset_rejects_mismatched_lengths():
+    images, labels = _indexed_images()
+    with pytest.raises(ValueError, match="37 images but 36 labels"):
+        make_dataset(images, labels[:-1], BATCH)
+
+
+# ---------------------------------------------------------------------------- decode and cache
+
+@pytest.fixture
+def image_files(tmp_path):
+    """Four good images of different sizes and formats, an empty file and an HTML page."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    paths = []
+    for i, (size, ext) in enumerate([((40, 30), "png"), ((20, 50), "jpg"), ((16, 16), "png"),
+                                     ((64, 48), "jpg")]):
+        path = folder / f"good{i}.{ext}"
+        Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(path)
+        paths.append(path)
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "page.png").write_text("<html><body>404 not found</body></html>")
+    paths.insert(1, folder / "empty.jpg")
+    paths.append(folder / "page.png")
+    return paths
+
+
+def test_decode_images_keeps_rows_aligned_and_lists_failures(image_files):
+    images, failed = decode_images(image_files, 24, workers=2)
+    assert images.shape == (6, 24, 24, 3) and images.dtype == np.uint8
+    assert [p for p, _ in failed] == sorted([str(image_files[1]), str(image_files[5])])
+    reasons = dict(failed)
+    assert "empty" in reasons[str(image_files[1])] and "HTML" in reasons[str(image_files[5])]
+    assert not images[1].any() and not images[5].any()  # failed rows are black
+    good = [0, 2, 3, 4]
+    assert all(images[i].any() for i in good)
+
+
+def test_cached_images_memory_maps_second_call(image_files, tmp_path):
+    cache = tmp_path / "cache"
+    first, failed = cached_images(image_files, 24, cache)
+    assert not isinstance(first, np.memmap)
+    assert len(failed) == 2 and all(isinstance(f, tuple) for f in failed)
+    assert len(list(cache.glob("*.npy"))) == 1 and not list(cache.glob("*.tmp.npy"))
+    second, failed_again = cached_images([str(p) for p in image_files], 24, cache)
+    assert isinstance(second, np.memmap)
+    assert np.array_equal(np.asarray(second), first)
+    assert failed_again == failed
+    reference, _ = decode_images(image_files, 24)
+    assert np.array_equal(first, reference)
+    # another size or another file list is another cache entry, not a stale hit
+    assert cached_images(image_files, 16, cache)[0].shape == (6, 16, 16, 3)
+    assert cached_images(image_files[:3], 24, cache)[0].shape == (3, 24, 24, 3)
+    assert len(list(cache.glob("*.npy"))) == 3
+
+
+# ---------------------------------------------------------------------------- inference
+
+def test_predict_proba_batches_match_one_call():
+    keras.utils.set_random_seed(0)
+    model = models.build_model("efficientnetv2b0", 32, weights=None)
+    x = np.random.default_rng(1).integers(0, 256, (7, 32, 32, 3), dtype=np.uint8)
+    p = predict_proba(model, x, batch_size=3)
+    assert p.shape == (7, 2) and p.dtype == np.float32
+    assert np.allclose(p, np.asarray(model(x.astype("float32"), training=False)), atol=1e-5)
+    assert np.allclose(p.sum(axis=1), 1.0, atol=1e-5)
+    assert predict_proba(model, x[:0]).shape == (0, 2)
+
+
+# ---------------------------------------------------------------------------- training and resume
+
+SEED, EPOCHS, TRAIN_BATCH = 7, 4, 16
+
+
+def _tiny_data():
+    rng = np.random.default_rng(SEED)
+    x = rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
+    y = rng.integers(0, 2, 64)
+    x[y == 0, :16] //= 2  # a little signal, so the loss moves
+    vx = rng.integers(0, 256, (24, 32, 32, 3), dtype=np.uint8)
+    vy = rng.integers(0, 2, 24)
+    vx[vy == 0, :16] //= 2
+    return x, y, vx, vy
+
+
+def _build():
+    return models.build_model("efficientnetv2b0", 32, weights=None)
+
+
+def _train(out_dir, extra_callbacks=()):
+    set_seeds(SEED)
+    return train_model(_build, *_tiny_data(), out_dir, epochs=EPOCHS, batch_size=TRAIN_BATCH,
+                       learning_rate=0.01, seed=SEED, precision="float32", verbose=0,
+                       extra_callbacks=extra_callbacks)
+
+
+class _InterruptAfter(keras.callbacks.Callback):
+    """Raise KeyboardInterrupt at the end of one epoch (after the checkpoint callbacks ran)."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    out = tmp_path_factory.mktemp("uninterrupted")
+    t0 = time.perf_counter()
+    result = _train(out)
+    return out, result, time.perf_counter() - t0
+
+
+def test_tiny_training_run_writes_outputs_and_keeps_best(uninterrupted):
+    out, result, _ = uninterrupted
+    assert isinstance(result, TrainResult)
+    assert (out / "history.csv").is_file() and (out / "best.weights.h5").is_file()
+    assert not (out / "backup").exists()  # a finished run leaves no backup behind
+    history = pd.read_csv(out / "history.csv")
+    assert list(history["epoch"]) == list(range(EPOCHS))
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(history.columns)
+    pd.testing.assert_frame_equal(history, result.history)
+    assert result.best_epoch == int(history.loc[history["val_loss"].idxmin(), "epoch"])
+    assert history["val_loss"].iloc[result.best_epoch] == history["val_loss"].min()
+    assert result.resumed_from_epoch == 0
+    assert result.precision == "float32" and result.n_replicas == 1
+    assert result.wall_time_s > 0
+    assert np.isfinite(history[["loss", "val_loss"]].to_numpy()).all()
+    # the returned model holds the best epoch's weights: its validation loss is that epoch's
+    x, y, vx, vy = _tiny_data()
+    p = predict_proba(result.model, vx)
+    val_loss = float(np.mean(-np.log(p[np.arange(len(vy)), vy])))
+    assert val_loss == pytest.approx(history["val_loss"].min(), rel=1e-4)
+    assert result.model.class_names == ["sadness", "others"]
+
+
+def test_resume_after_interruption_matches_uninterrupted_run(uninterrupted, tmp_path):
+    _, reference, reference_s = uninterrupted
+    out = tmp_path / "interrupted"
+    t0 = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        _train(out, extra_callbacks=[_InterruptAfter(1)])  # dies after epochs 0 and 1
+    assert (out / "backup").is_dir()
+    assert list(pd.read_csv(out / "history.csv")["epoch"]) == [0, 1]
+    resumed = _train(out)
+    elapsed = time.perf_counter() - t0
+    print(f"\nresume test: uninterrupted run {reference_s:.1f}s, "
+          f"interrupted + resumed runs {elapsed:.1f}s")
+
+    assert resumed.resumed_from_epoch == 2
+    assert list(resumed.history["epoch"]) == list(range(EPOCHS))
+    assert not (out / "backup").exists()
+    for column in ("loss", "val_loss", "accuracy", "val_accuracy"):
+        assert np.allclose(resumed.history[column], reference.history[column],
+                           rtol=1e-6, atol=1e-7), column
+    assert resumed.best_epoch == reference.best_epoch
+    # train_model ends on the best epoch's weights: identical in both runs
+    got, want = resumed.model.get_weights(), reference.model.get_weights()
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        assert np.allclose(a, b, rtol=1e-6, atol=1e-7)
+
