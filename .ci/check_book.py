@@ -28,7 +28,7 @@ PLACEHOLDER = "not run yet"
 DEFAULT_PAGES = ("_build/html/results.html", "book/_build/html/results.html")
 _NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?(\s*\[[^\]]*\])?$")
 _TABLE_HEADING = re.compile(r"^\s*Table\s+(\d+)\b", re.IGNORECASE)
-_PROFILE = re.compile(r"\bProfile\s+`?([A-Za-z0-9_-]+)`?\s*\.", re.IGNORECASE)
+_PROFILE = re.compile(r"\bProfile\s+`?([A-Za-z0-9_-]+)`?\s*\.")
 
 
 class _Page(HTMLParser):
@@ -36,7 +36,7 @@ class _Page(HTMLParser):
     paragraph-like block outside tables) and ``("table", rows)`` (rows of cell texts, header
     row first)."""
 
-    BLOCKS = {"p", "div", "li", "dd", "dt", "span"}
+    BLOCKS = {"p", "div", "li", "dd", "dt", "section"}
 
     def __init__(self):
         super().__init__(convert_charrefs=True)

@@ -47,8 +47,9 @@ sadness_fraction = None      # None: each set as it is; e.g. 1/3 for both; or {"
 text_filter = False          # remove images with text, as was done to the training data
 text_threshold = 0.5         # ... those with P(text) at or above this
 batch_size = 64              # images per forward pass
-unbiasedemo_root = None      # None: the profile's data (data/<profile>/unbiasedemo)
-emotion6_root = None         # None: the profile's data (data/<profile>/emotion6)
+data_root = None             # None: data/<profile> (the demo data is generated there if absent)
+unbiasedemo_root = None      # None: <data_root>/unbiasedemo
+emotion6_root = None         # None: <data_root>/emotion6
 emotion6_layout = "auto"     # auto, cornell (Cornell Emotion6) or panda (Panda et al.'s set)
 emotion6_label_from = "folder"  # Cornell only: folder, or argmax of ground_truth.txt
 include_no_pretrain = True   # also test the from-scratch Xception of notebook 05 (no paper row)
@@ -98,20 +99,14 @@ display(Markdown(reporting.format_table(pd.DataFrame(
 # %%
 results = evaluation.run_cross_dataset(
     profile,
-    roots={"unbiasedemo": unbiasedemo_root, "emotion6": emotion6_root},
+    roots={"unbiasedemo": unbiasedemo_root, "emotion6": emotion6_root}, data_root=data_root,
     sadness_fraction=sadness_fraction, text_filter=text_filter, text_threshold=text_threshold,
     batch_size=batch_size, include_ablation=include_no_pretrain,
     loader_options={"emotion6": {"layout": emotion6_layout, "label_from": emotion6_label_from}},
     seed=seed, results_root=results_root, notebook=notebook_name)
 
-for name, (eval_set, _) in results.items():
-    info = eval_set.info
-    display(Markdown(
-        f"**{name}** ({info['root']}): sadness fraction "
-        f"{'natural' if info['sadness_fraction'] is None else format(info['sadness_fraction'], '.3f')}"
-        f", text filter {'on, threshold ' + str(info['text_threshold']) if info['text_filter'] else 'off'}"
-        f"; {info['sadness_share']:.1%} of the tested images are sadness.\n\n"
-        + reporting.format_table(eval_set.summary())))
+for eval_set, _ in results.values():
+    display(Markdown(f"**{eval_set.describe()}**\n\n" + reporting.format_table(eval_set.summary())))
     if len(eval_set.rejected):
         display(Markdown(f"Refused files ({len(eval_set.rejected)}; the first 10):\n\n"
                          + reporting.format_table(eval_set.rejected.head(10))))
@@ -144,7 +139,7 @@ for table_id in ("table2", "table3"):
 # labels, columns the predicted ones.
 
 # %%
-for name, (eval_set, found) in results.items():
+for _, found in results.values():
     best = max(found, key=lambda res: res.metrics["f1_weighted"])
     show(reporting.plot_confusion(best.record))
 

@@ -85,7 +85,7 @@ PAPER = Profile(
 )
 DEMO = Profile(
     name="demo", image_size=72, epochs=3, batch_size=32,
-    sample={SADNESS: 450, OTHERS: 520}, weights_policy="auto", filter_threshold="match_paper",
+    sample={SADNESS: 300, OTHERS: 350}, weights_policy="auto", filter_threshold="match_paper",
 )
 
 

@@ -167,6 +167,15 @@ class EvalSet:
     def table(self) -> str:
         return CROSS_DATASET_TABLES[self.dataset]
 
+    def describe(self) -> str:
+        """One sentence: the set, its class ratio setting, the text filter, the sadness share."""
+        i = self.info
+        ratio = ("natural" if i["sadness_fraction"] is None
+                 else f"{i['sadness_fraction']:.3f}")
+        text = (f"on, threshold {i['text_threshold']:g}" if i["text_filter"] else "off")
+        return (f"{self.dataset} ({i['root']}): sadness fraction {ratio}, text filter {text}; "
+                f"{i['sadness_share']:.1%} of the {i['n_images']} images tested are sadness.")
+
     def summary(self) -> pd.DataFrame:
         """One line per step: image files found, refused, usable, removed by the text filter,
         left out for the class ratio, and tested, with the sadness/others counts (blank for
@@ -510,16 +519,19 @@ def trained_models(profile: str = "demo", results_root=None, include_ablation: b
 
 
 def run_cross_dataset(profile: str = "demo", *, test_sets=("unbiasedemo", "emotion6"),
-                      roots: dict | None = None, sadness_fraction=None, text_filter: bool = False,
+                      roots: dict | None = None, data_root=None, sadness_fraction=None,
+                      text_filter: bool = False,
                       text_threshold: float = 0.5, batch_size: int = 64,
                       include_ablation: bool = True, loader_options: dict | None = None,
                       seed: int | None = None, results_root=None, n_boot: int = 1000,
                       notebook=None, progress: bool = False) -> dict:
     """Test every trained model of ``profile`` on each cross-dataset test set.
 
-    ``roots`` maps a dataset name to its folder; missing ones default to the profile's data
-    (generated demo data, or ``data/paper/<dataset>``). ``sadness_fraction`` is one value for
-    all sets or a dict per dataset name (a set not in it keeps its natural ratio);
+    ``roots`` maps a dataset name to its folder; missing ones default to
+    ``<data_root>/<dataset>`` (``data_root`` defaults to the profile's data folder, where the
+    demo data is generated if absent; :func:`sadutils.experiments.data_roots`).
+    ``sadness_fraction`` is one value for all sets or a dict per dataset name (a set not in it
+    keeps its natural ratio);
     ``loader_options`` is a dict per dataset name (e.g. ``{"emotion6": {"layout":
     "cornell"}}``). Returns
     ``{dataset: (EvalSet, [CrossDatasetResult, ...])}``; each result's record is written.
@@ -529,7 +541,7 @@ def run_cross_dataset(profile: str = "demo", *, test_sets=("unbiasedemo", "emoti
     models_ = trained_models(profile, results_root, include_ablation=include_ablation)
     roots = {k: v for k, v in (roots or {}).items() if v is not None}
     if any(name not in roots for name in test_sets):
-        defaults = experiments.data_roots(profile, progress=progress)
+        defaults = experiments.data_roots(profile, data_root, progress=progress)
         roots = {**{n: defaults[n] for n in test_sets}, **roots}
 
     for what, value in (("sadness_fraction", sadness_fraction),

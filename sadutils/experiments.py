@@ -516,7 +516,7 @@ def training_split(profile: str = "demo", data_root=None, results_root=None, see
             return saved.drop(columns=["split_key"])
     filtered["split"] = datasets.stratified_split(filtered, prof.split, seed)
     datasets.save_manifest(filtered.assign(split_key=key), paths.split_manifest)
-    return filtered
+    return datasets.read_manifest(paths.split_manifest).drop(columns=["split_key"])
 
 
 def train_backbone(backbone: str = "xception", pretrained: bool = True, profile: str = "demo",

@@ -209,6 +209,33 @@ def notebook_fingerprint(path: Path) -> str:
                  for c in nb.cells])
 
 
+def notebook_parameters(path: Path) -> set[str]:
+    """Names assigned in the notebook's cell tagged ``parameters`` (empty set: no such cell).
+
+    Read with Python's parser (papermill's own inspector misreads some commented lines)."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:  # e.g. IPython magics: let papermill try
+                import papermill
+
+                return set(papermill.inspect_notebook(str(path)))
+            names = set()
+            for node in tree.body:
+                targets = node.targets if isinstance(node, ast.Assign) else \
+                    [node.target] if isinstance(node, ast.AnnAssign) else []
+                for target in targets:
+                    for name in ast.walk(target):
+                        if isinstance(name, ast.Name):
+                            names.add(name.id)
+            return names
+    return set()
+
+
 def _paired_script_differs(ipynb: Path) -> bool:
     """Whether the jupytext pair ``<name>.py`` exists and has other code cells."""
     script = ipynb.with_suffix(".py")
@@ -439,7 +466,7 @@ def reproduce(profile: str = "demo", *, force: bool = False, only=None, override
     declared = {}
     for run in selected:
         if run.notebook not in declared:
-            declared[run.notebook] = set(papermill.inspect_notebook(str(sources[run.name])))
+            declared[run.notebook] = notebook_parameters(sources[run.name])
         wanted = {**run.parameters, **extra[run.name]}
         unknown = sorted(set(wanted) - declared[run.notebook])
         if unknown:

@@ -52,14 +52,24 @@ def decode_images(paths, image_size: int, workers: int | None = None, progress: 
     return out, sorted(failed)
 
 
+def _stamp(path: str) -> str:
+    """Size and modification time: a file replaced in place gets a new cache entry."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "missing"
+    return f"{st.st_size}-{st.st_mtime_ns}"
+
+
 def cached_images(paths, image_size: int, cache_dir, progress: bool = False):
-    """:func:`decode_images` with an on-disk ``.npy`` cache keyed by the paths and the size.
+    """:func:`decode_images` with an on-disk ``.npy`` cache keyed by the files and the size.
 
     The array is memory-mapped on later calls, so host memory stays bounded even for the paper's
     14,901 images at 150 px (about 1 GB on disk). Returns ``(array, failed)``.
     """
     paths = [str(p) for p in paths]
-    key = hashlib.sha256(("\n".join(paths) + f"\n{image_size}").encode()).hexdigest()[:16]
+    key = hashlib.sha256(("\n".join(f"{p}\t{_stamp(p)}" for p in paths)
+                          + f"\n{image_size}").encode()).hexdigest()[:16]
     cache_dir = Path(cache_dir)
     array_file = cache_dir / f"images-{image_size}px-{key}.npy"
     failed_file = array_file.with_suffix(".failed.json")
@@ -302,7 +312,8 @@ def train_model(build, train_images, train_labels, val_images, val_labels, out_d
     ]
     t0 = time.perf_counter()
     model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks,
-              steps_per_epoch=-(-len(train_labels) // global_batch), verbose=verbose)
+              steps_per_epoch=-(-len(train_labels) // global_batch), shuffle=False,
+              verbose=verbose)
     wall = time.perf_counter() - t0
     history = pd.read_csv(history_file).drop_duplicates("epoch", keep="last").reset_index(drop=True)
     history.to_csv(history_file, index=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import types
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,10 @@ from sadutils import reporting as rp
 
 UNBIASED = {"sadness": 6, "joy": 4, "anger": 3, "fear": 3}  # 6 sadness, 10 others
 EMOTION6 = {"sadness": 4, "joy": 4, "fear": 4, "surprise": 4}
+
+
+def _seed(*parts) -> int:
+    return zlib.crc32(repr(parts).encode())
 
 
 def _jpeg(path, seed):
@@ -35,12 +40,12 @@ def trees(tmp_path_factory):
     for emotion, n in UNBIASED.items():
         for i in range(n):
             name = f"{'text_' if i == 0 else ''}{emotion}_{i}.jpg"
-            _jpeg(ub / "images" / emotion / ("dog" if i % 2 else "tree") / name, hash((emotion, i)) % 999)
+            _jpeg(ub / "images" / emotion / ("dog" if i % 2 else "tree") / name, _seed(emotion, i))
     (ub / "images" / "joy" / "dog" / "broken.jpg").write_bytes(b"<html>not found</html>")
     e6 = base / "emotion6"
     for emotion, n in EMOTION6.items():
         for i in range(n):
-            _jpeg(e6 / "images" / emotion / f"{i + 1}.jpg", 1000 + hash((emotion, i)) % 999)
+            _jpeg(e6 / "images" / emotion / f"{i + 1}.jpg", 1000 + _seed(emotion, i))
     (e6 / "images" / "fear" / "99.jpg").write_bytes(b"")
     return {"unbiasedemo": ub, "emotion6": e6}
 
@@ -120,6 +125,7 @@ def test_natural_set_lists_refused_files(trees):
     assert s.info["n_found"] == 17 and s.info["n_rejected"] == 1
     assert list(s.rejected["path"].str.endswith("broken.jpg")) == [True]
     assert s.excluded.empty and s.info["sadness_fraction"] is None
+    assert s.describe().startswith("unbiasedemo (") and "sadness fraction natural" in s.describe()
     summary = s.summary().set_index("step")
     assert list(summary["images"]) == [17, 1, 16, 0, 0, 16]
     assert list(summary.loc["tested", ["sadness", "others"]]) == ["6", "10"]

@@ -87,7 +87,7 @@ def test_backbone_takes_0_255_pixels(model_150):
     # The contract is [0, 255]: pixels already scaled to [0, 1] are different input, not the same
     # picture (a caller dividing by 255 would silently feed the network near-constant images).
     # Compared on the pooled features: a random head squashes the probabilities to about 0.5.
-    features = keras.Model(model.inputs, model.get_layer("avg_pool").output)
+    features = keras.Model(model.input, model.get_layer("avg_pool").output)
     full = np.asarray(features(PIXELS_150, training=False))
     unit = np.asarray(features(PIXELS_150 / 255.0, training=False))
     assert np.abs(full - unit).max() > 1e-2 * max(np.abs(full).max(), 1e-6)

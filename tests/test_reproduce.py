@@ -142,12 +142,44 @@ def test_failure_names_notebook_and_cell_and_blocks_dependents(ws, monkeypatch, 
     state = json.loads((ws / "reproduce.json").read_text())
     assert state["runs"]["b"]["status"] == "failed"
     executed = nbformat.read(str(ws / "executed" / "b.ipynb"), as_version=4)
-    assert any(o.get("output_type") == "error" for c in executed.cells for o in c.get("outputs", []))
+    outputs = [o for c in executed.cells for o in c.get("outputs", [])]
+    assert any(o.get("output_type") == "error" for o in outputs)
     # Fixed: b runs again (last run failed), then d.
     result = pipeline.reproduce("demo", **_options(ws))
     assert [(o.name, o.status) for o in result.outcomes] == \
         [("a", "skipped"), ("b", "ran"), ("c", "ran"), ("d", "ran")]
     assert result.by_name()["b"].reason == "last run failed"
+
+
+def test_data_and_code_are_part_of_the_key(ws):
+    new_data = {**_options(ws), "data_key": lambda run: "v2" if run.name == "c" else "fixed"}
+    result = pipeline.reproduce("demo", **new_data)
+    assert [o.name for o in result.outcomes if o.status == "ran"] == ["c", "d"]
+    assert result.by_name()["c"].reason == "data changed"
+    result = pipeline.reproduce("demo", only=["a"], **{**new_data, "code_key": "v2"})
+    assert (result.outcomes[0].status, result.outcomes[0].reason) == \
+        ("ran", "sadutils code changed")
+
+
+def test_data_fingerprint(tmp_path):
+    root = tmp_path / "data"
+    (root / "webemo" / "images").mkdir(parents=True)
+    (root / "webemo" / "train25.txt").write_text("http://x/1.jpg 3\n")
+    (root / "webemo" / "images" / "1.jpg").write_bytes(b"12345")
+    first = pipeline.data_fingerprint("paper", ("webemo", "rgp"), root)
+    assert first["rgp"] == "missing" and set(first["webemo"]["files"]) == {"train25.txt"}
+    assert pipeline.data_fingerprint("paper", ("webemo", "rgp"), root) == first
+    (root / "webemo" / "images" / "2.jpg").write_bytes(b"1")
+    second = pipeline.data_fingerprint("paper", ("webemo",), root)["webemo"]
+    assert second["listing"] != first["webemo"]["listing"]
+    (root / "webemo" / "train25.txt").write_text("http://x/1.jpg 4\n")
+    third = pipeline.data_fingerprint("paper", ("webemo",), root)["webemo"]
+    assert third["files"] != second["files"]
+    # Demo: the generated data's marker stands for all of it.
+    assert pipeline.data_fingerprint("demo", data_root=root) == {"demo_marker": "missing"}
+    (root / "DEMO_DATA.json").write_text('{"seed": 1}')
+    assert pipeline.data_fingerprint("demo", data_root=root)["demo_marker"] != "missing"
+    assert len(pipeline.package_fingerprint()) == 64
 
 
 def test_bad_requests_fail_before_running_anything(ws):
@@ -206,3 +238,10 @@ def test_tables_command_prints_paper_vs_reproduced(tmp_path, monkeypatch, capsys
     assert 'Xception,72.53,"61.2 [51.2, 71.2]",-11.33' in csv and "# Table 2" in csv
     assert main(["tables", "--profile", "nope"]) == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_reproduce_command_rejects_unknown_names(capsys):
+    assert main(["reproduce", "--only", "99_nothing"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown notebook '99_nothing'" in err and "04_cross_dataset" in err
+    assert main(["reproduce", "--profile", "nope"]) == 2
