@@ -193,6 +193,7 @@ def fit_and_evaluate(manifest: pd.DataFrame, *, class_names, backbone: str, weig
         test[f"p_{name}"] = proba[:, i]
     metrics, ci = evaluation.evaluate_predictions(test["label"], test["pred"], names,
                                                   seed=settings["seed"])
+    test.to_csv(_predictions_artifact(paths, run_name), index=False)
     return result, test, metrics, ci, rejected, manifest
 
 
@@ -215,6 +216,11 @@ def _record(*, kind, table, row, backbone, profile, dataset, split, metrics, ci,
 
 def _history_artifact(paths: RunPaths, run_name: str) -> Path:
     return paths.runs / run_name / "history.csv"
+
+
+def _predictions_artifact(paths: RunPaths, run_name: str) -> Path:
+    """The test split with each image's predicted label and class probabilities."""
+    return paths.runs / run_name / "test_predictions.csv"
 
 
 # ============================================================================================
@@ -281,7 +287,7 @@ def train_text_classifier(profile: str = "demo", *, epochs=None, batch_size=None
         weights=choice, provenance_seed=settings["seed"],
         manifest_hash=datasets.manifest_hash(kept), wall=wall,
         artifacts={"model": paths.text_model, "history": _history_artifact(paths, run_name),
-                   "notebook": notebook},
+                   "predictions": _predictions_artifact(paths, run_name), "notebook": notebook},
         run_parts=("text_classifier", backbone, choice.source))
     record_path = reporting.write_record(record, results_root=paths.root.parent)
     return RunResult(record, record_path, paths.text_model, result.history, test, rejected)
@@ -567,6 +573,7 @@ def train_backbone(backbone: str = "xception", pretrained: bool = True, profile:
         weights=choice, provenance_seed=settings["seed"],
         manifest_hash=datasets.manifest_hash(kept), wall=wall,
         artifacts={"model": model_path, "history": _history_artifact(paths, run_name),
+                   "predictions": _predictions_artifact(paths, run_name),
                    "split": paths.split_manifest, "notebook": notebook},
         run_parts=("train", backbone, "pretrained" if pretrained else "no-pretrain",
                    choice.source))

@@ -253,9 +253,34 @@ def _paired_script_differs(ipynb: Path) -> bool:
         return False
 
 
+_ARITHMETIC = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
+               ast.Mult: lambda a, b: a * b, ast.Div: lambda a, b: a / b}
+
+
+def _literal(node):
+    """A Python literal whose numbers may be written as arithmetic (``1/3``); nothing else."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = _literal(node.operand)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
+        left, right = _literal(node.left), _literal(node.right)
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right)):
+            return _ARITHMETIC[type(node.op)](left, right)
+    if isinstance(node, (ast.List, ast.Tuple)):
+        items = [_literal(e) for e in node.elts]
+        return items if isinstance(node, ast.List) else tuple(items)
+    if isinstance(node, ast.Dict) and None not in node.keys:
+        return {_literal(k): _literal(v) for k, v in zip(node.keys, node.values)}
+    raise ValueError("not a literal")
+
+
 def parse_value(text: str):
     """A ``-p`` value: ``None``/``null``, ``true``/``false`` (any case), a Python literal
-    (number, string in quotes, list, dict), else the text itself."""
+    (number, string in quotes, list, dict; numbers may be fractions such as ``1/3``), else the
+    text itself."""
     stripped = text.strip()
     low = stripped.lower()
     if low in ("none", "null"):
@@ -263,8 +288,8 @@ def parse_value(text: str):
     if low in ("true", "false"):
         return low == "true"
     try:
-        return ast.literal_eval(stripped)
-    except (ValueError, SyntaxError):
+        return _literal(ast.parse(stripped, mode="eval").body)
+    except (ValueError, SyntaxError, ZeroDivisionError, TypeError):
         return text
 
 

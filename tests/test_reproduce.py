@@ -197,8 +197,9 @@ def test_bad_requests_fail_before_running_anything(ws):
 
 
 def test_parse_value_and_default_graph():
-    assert [pipeline.parse_value(v) for v in ("0.33", "true", "None", "'x'", "abc", "[1, 2]")] \
-        == [0.33, True, None, "x", "abc", [1, 2]]
+    assert [pipeline.parse_value(v) for v in ("0.33", "true", "None", "'x'", "abc", "[1, 2]",
+                                              "-2", "1/4", "{'emotion6': 1/2}", "os.sep", "1/0")] \
+        == [0.33, True, None, "x", "abc", [1, 2], -2, 0.25, {"emotion6": 0.5}, "os.sep", "1/0"]
     runs = {r.name: r for r in pipeline.default_runs()}
     assert list(runs)[:2] == ["01_text_classifier", "02_filtering"]
     assert runs["03_train-xception"].parameters == {"backbone": "xception"}
