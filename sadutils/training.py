@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -325,22 +326,44 @@ def train_model(build, train_images, train_labels, val_images, val_labels, out_d
 
 
 # --------------------------------------------------------------------------- inference
+#: Compiled forward pass of each live model (weak keys: an entry goes when its model does).
+_FORWARDS = weakref.WeakKeyDictionary()
+
+
 def compiled_forward(model):
-    """A ``tf.function`` forward pass (``training=False``), reused across batches."""
+    """A ``tf.function`` forward pass (``training=False``), traced once per model and reused.
+
+    It is cached per model, so a second :func:`predict_proba` call on the same model does not
+    trace it again (tracing costs seconds, as much as predicting a few hundred images on a CPU),
+    and its batch dimension is left unknown, so a smaller last batch is no second trace.
+    """
     import tensorflow as tf
 
-    @tf.function(reduce_retracing=True)
-    def forward(x):
-        return model(x, training=False)
+    cached = _FORWARDS.get(model)
+    if cached is not None:
+        return cached
+    ref = weakref.ref(model)  # the cache must not keep the model alive
+    shape = model.input_shape
+    if isinstance(shape, tuple) and all(d is None or isinstance(d, int) for d in shape):
+        compile_ = tf.function(input_signature=[tf.TensorSpec((None, *shape[1:]), tf.float32)])
+    else:  # several inputs: let TensorFlow work the signature out
+        compile_ = tf.function(reduce_retracing=True)
 
+    @compile_
+    def forward(x):
+        return ref()(x, training=False)
+
+    _FORWARDS[model] = forward
     return forward
 
 
 def predict_proba(model, images, batch_size: int = 64, forward=None) -> np.ndarray:
     """Class probabilities for a ``uint8`` or float image array, batch by batch.
 
-    A compiled forward pass over fixed-size batches avoids ``model.predict``'s per-call set-up;
-    the benchmarks compare the two.
+    A compiled forward pass (:func:`compiled_forward`, traced once per model) over fixed-size
+    batches avoids ``model.predict``'s per-call set-up; ``benchmarks/inference.py`` compares
+    them. Results are copied to host memory only after the last batch is queued, so that on a
+    GPU the next batch is prepared while the previous one runs.
     """
     import tensorflow as tf
 
@@ -348,8 +371,6 @@ def predict_proba(model, images, batch_size: int = 64, forward=None) -> np.ndarr
     n = len(images)
     if n == 0:
         return np.zeros((0, model.output_shape[-1]), dtype=np.float32)
-    out = []
-    for start in range(0, n, batch_size):
-        batch = np.asarray(images[start:start + batch_size])
-        out.append(np.asarray(forward(tf.constant(batch, tf.float32)), dtype=np.float32))
-    return np.concatenate(out)
+    out = [forward(tf.constant(np.asarray(images[start:start + batch_size]), tf.float32))
+           for start in range(0, n, batch_size)]
+    return np.concatenate([np.asarray(o, dtype=np.float32) for o in out])
