@@ -48,7 +48,11 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--out", default=None,
                    help="folder for the JSON results file (default: <results root>/benchmarks, "
                         "i.e. results/benchmarks or $SADUTILS_RESULTS/benchmarks)")
-    p.add_argument("--no-save", action="store_true", help="print only, write no JSON file")
+    p.add_argument("--no-save", action="store_true",
+                   help="print only, write no JSON file (the default with --tiny unless --out "
+                        "is given)")
+    p.add_argument("--fresh", action="store_true",
+                   help="replace the whole results file instead of only the rows re-measured")
     p.add_argument("--note", default="",
                    help="free text stored with the results, e.g. 'shared 2-core CPU, busy'")
     return p
@@ -173,11 +177,15 @@ class Results:
     The file is a JSON list of flat-ish dicts, the format :func:`sadutils.reporting.read_benchmarks`
     turns into a table (nested ``machine`` becomes ``machine.*`` columns). Writing after every
     row means a run that is killed (e.g. a GPU session's time limit) keeps what it measured.
+    Rows already in the file are kept unless this run measures the same ``key`` (e.g. the same
+    backbone), so backbones can be measured one run at a time; ``--fresh`` drops them all. Every
+    row carries its own ``created_at`` and ``machine``.
     """
 
-    def __init__(self, name: str, args, extra: dict | None = None):
-        self.name, self.args = name, args
+    def __init__(self, name: str, args, extra: dict | None = None, key=("backbone",)):
+        self.name, self.args, self.key = name, args, tuple(key)
         self.rows: list[dict] = []
+        self.kept: list[dict] = []
         self.common = {
             "benchmark": name,
             "mode": mode_name(args),
@@ -185,7 +193,14 @@ class Results:
             **(extra or {}),
         }
         self.machine = None  # filled on first add (after TensorFlow is imported, to list GPUs)
-        self.path = None if args.no_save else results_dir(args) / f"{name}.json"
+        no_save = args.no_save or (args.tiny and not args.out)
+        self.path = None if no_save else results_dir(args) / f"{name}.json"
+        if self.path is not None and self.path.is_file() and not args.fresh:
+            try:
+                old = json.loads(self.path.read_text())
+                self.kept = [r for r in old if isinstance(r, dict)] if isinstance(old, list) else []
+            except (OSError, ValueError):
+                self.kept = []
 
     def add(self, **row) -> dict:
         if self.machine is None:
@@ -199,8 +214,10 @@ class Results:
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        measured = {tuple(r.get(k) for k in self.key) for r in self.rows}
+        kept = [r for r in self.kept if tuple(r.get(k) for k in self.key) not in measured]
         tmp = self.path.with_name(f".{self.path.name}.tmp")
-        tmp.write_text(json.dumps(_jsonable(self.rows), indent=2, allow_nan=False) + "\n")
+        tmp.write_text(json.dumps(_jsonable(kept + self.rows), indent=2, allow_nan=False) + "\n")
         os.replace(tmp, self.path)
 
     def done(self) -> None:

@@ -123,7 +123,8 @@ def main(argv=None) -> int:
         port = parent.recv()
         base = f"http://127.0.0.1:{port}/img"
         results = bl.Results("downloader", args, {"latency_s": args.latency,
-                                                   "keep_alive": args.keep_alive})
+                                                   "keep_alive": args.keep_alive},
+                             key=("workers", "latency_s", "keep_alive"))
         calls = {"n": 0}
 
         with bl.scratch_dir("download") as tmp:

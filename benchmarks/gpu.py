@@ -7,14 +7,15 @@ optimizer, one with ``jit_compile=False`` (graph mode) and one with ``jit_compil
 note that Keras's default ``jit_compile="auto"``, which ``train_model`` uses, already means XLA
 on a single GPU). Then, interleaved round by round:
 
-* training: ``model.fit`` of ``--steps`` steps on a ``from_tensor_slices`` dataset (graph, XLA),
-  and the XLA model fed by the package's own ``make_dataset`` over a ``uint8`` array
-  (``pipeline``): on a GPU a step is milliseconds, so the input pipeline matters more than on a CPU;
+* training: ``fit``'s compiled train step (``model.train_function``), ``--steps`` steps per timed
+  block on a long-lived iterator over a ``from_tensor_slices`` dataset (graph, XLA), and the XLA
+  model fed by the package's own ``make_dataset`` over a ``uint8`` array (``pipeline``): on a
+  GPU a step is milliseconds, so the input pipeline matters more than on a CPU;
 * inference: a compiled forward pass over fixed batches already on the device (graph, XLA),
   and ``sadutils.training.predict_proba`` on a ``uint8`` host array (what evaluation uses).
 
-A whole ``fit`` call is timed and the weights are read back at its end, so GPU work is finished
-before the clock stops. Warm-up (tracing/compiling) times are recorded too. Results go to the
+Each timed block ends by reading the weights back, so GPU work is finished before the clock
+stops. Warm-up (tracing/compiling) times are recorded too. Results go to the
 JSON file after every backbone, and ``--time-budget`` skips backbones once it is spent, so a
 session's time limit never loses what was measured.
 
@@ -41,7 +42,7 @@ def parse(argv=None):
                    help="Keras dtype policy; auto: mixed_float16 on a GPU, float32 on a CPU")
     p.add_argument("--xla", default="off,on", help="which of off,on to measure")
     p.add_argument("--steps", type=int, default=None,
-                   help="training steps per timed fit call (default 30)")
+                   help="training steps per timed block (default 30)")
     p.add_argument("--infer-batches", type=int, default=None,
                    help="batches per timed inference call (default 30)")
     p.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 3)")
@@ -100,7 +101,9 @@ def main(argv=None) -> int:
                     infer_batches=args.infer_batches, rounds=args.rounds,
                     xla=",".join(args.xla))
     if not gpus:
-        print("NOTE: no GPU visible: this run only checks that the script works.")
+        print("NOTE: no GPU visible: this run only checks that the script works"
+              + ("." if args.out else "; nothing is saved (pass --out to save anyway)."))
+        args.no_save = args.no_save or not args.out
 
     bs = args.batch_size
     n = bs * 4
@@ -113,7 +116,8 @@ def main(argv=None) -> int:
                  .prefetch(tf.data.AUTOTUNE))
     pipeline_ds = make_dataset(x_uint8, y, bs, shuffle=True, seed=0)
     infer_n = args.infer_batches * bs
-    results = bl.Results("gpu", args, {"precision": policy, "device": device})
+    results = bl.Results("gpu", args, {"precision": policy, "device": device},
+                         key=("backbone", "device", "precision"))
     summary = []
     previous = keras.mixed_precision.global_policy().name
     try:
@@ -148,11 +152,18 @@ def main(argv=None) -> int:
                 sys.stdout.flush()
             pipe_mode = "on" if "on" in args.xla else args.xla[0]
 
+            strategy = tf.distribute.get_strategy()
+
             def train(model, ds):
+                # fit()'s own compiled train step on a long-lived iterator, as in one long
+                # fit() (no per-call set-up or iterator restart, which would weigh on
+                # millisecond GPU steps); the weights are read back to wait for the device.
+                it = iter(strategy.experimental_distribute_dataset(ds))
+
                 def run():
-                    model.fit(ds, epochs=1, steps_per_epoch=args.steps, verbose=0,
-                              shuffle=False)
-                    model.trainable_weights[-1].numpy()  # wait for the device
+                    for _ in range(args.steps):
+                        model.train_function(it)
+                    model.trainable_weights[-1].numpy()
                     return args.steps * bs
                 return run
 
@@ -173,12 +184,12 @@ def main(argv=None) -> int:
             train_cases = {f"train_{m}": train(models[m], memory_ds) for m in args.xla}
             infer_cases = {f"infer_{m}": infer(forwards[m]) for m in args.xla}
             if not args.no_pipeline:
-                t0 = time.perf_counter()
-                train(models[pipe_mode], pipeline_ds)()  # warm the pipeline's iterator path
-                ours()
-                warm["pipeline_warmup_s"] = time.perf_counter() - t0
                 train_cases["train_pipeline"] = train(models[pipe_mode], pipeline_ds)
                 infer_cases["predict_proba"] = ours
+            t0 = time.perf_counter()
+            for fn in (*train_cases.values(), *infer_cases.values()):
+                fn()  # start the iterators, trace predict_proba's forward pass
+            warm["iterators_warmup_s"] = time.perf_counter() - t0
             print("  training:")
             tr = bl.interleaved(train_cases, args.rounds)
             print("  inference:")

@@ -90,3 +90,23 @@ def test_time_budget_skips_backbones(bench, capsys, tmp_path):
     code = bench("gpu").main(["--tiny", "--no-save", "--time-budget", "0", "--xla", "off"])
     out = capsys.readouterr().out
     assert code == 0 and "skipped: time budget" in out
+
+
+def test_results_keep_other_rows(bench, tmp_path):
+    """A run that measures one backbone replaces that backbone's rows only (--fresh: all)."""
+    import argparse
+
+    bl = bench("benchlib")
+
+    def run(backbones, fresh=False):
+        args = argparse.Namespace(tiny=False, quick=True, out=str(tmp_path), no_save=False,
+                                  fresh=fresh, note="")
+        res = bl.Results("demo", args)
+        for b in backbones:
+            res.add(backbone=b, img_s=1.0)
+        return [(r["backbone"], r["created_at"]) for r in
+                json.loads((tmp_path / "demo.json").read_text())]
+
+    assert [b for b, _ in run(["a", "b"])] == ["a", "b"]
+    assert [b for b, _ in run(["b", "c"])] == ["a", "b", "c"]
+    assert [b for b, _ in run(["c"], fresh=True)] == ["c"]

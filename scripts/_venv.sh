@@ -1,0 +1,22 @@
+# Sourced by scripts/demo.sh and scripts/test.sh: makes .venv (Python 3.10-3.12, 3.11 preferred;
+# set PYTHON to choose) unless it exists, then installs this checkout with the extras in $1.
+make_venv() {
+    local extras="$1" candidate py=""
+    if [ ! -x .venv/bin/python ]; then
+        for candidate in "${PYTHON:-}" python3.11 python3.12 python3.10 python3; do
+            if [ -n "$candidate" ] && command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c \
+                'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 12))' 2>/dev/null; then
+                py="$candidate"
+                break
+            fi
+        done
+        if [ -z "$py" ]; then
+            echo "$0: need Python 3.10, 3.11 or 3.12 (python3.11 preferred); set PYTHON=/path/to/python" >&2
+            exit 1
+        fi
+        echo "creating .venv with $("$py" --version 2>&1)"
+        "$py" -m venv .venv
+    fi
+    echo "installing sadutils${extras} into .venv (first time: several minutes)"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}"
+}
