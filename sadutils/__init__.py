@@ -3,8 +3,9 @@ a general nature using CNN" — data loaders, demo data, models, training, evalu
 """
 import os
 
-# TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notices) hides the output that matters
-# in notebooks and logs; warnings and errors still show. A value set by the user wins.
+# Hide TensorFlow's C++ info and warning messages, which bury the output that matters in
+# notebooks and logs (errors still show; TF 2.21 prints a few start-up lines through absl before
+# this setting is read). A value set by the user wins.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __all__ = ["config", "datasets", "download", "evaluation", "experiments", "images", "models",

@@ -536,7 +536,18 @@ def read_benchmarks(results_root=None) -> list[tuple[Path, pd.DataFrame]]:
 
 def _figure(nrows: int = 1, ncols: int = 1, size=(6.4, 4.8)):
     from matplotlib.figure import Figure
-    fig = Figure(figsize=size, layout="constrained")
+
+    class NotebookFigure(Figure):
+        """A Figure that Jupyter shows as a PNG even when pyplot was never imported (we avoid
+        pyplot's global state, and with it the inline backend's display hook)."""
+
+        def _repr_png_(self):
+            import io
+            buf = io.BytesIO()
+            self.savefig(buf, format="png", dpi=100)
+            return buf.getvalue()
+
+    fig = NotebookFigure(figsize=size, layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     return fig, axes
 
