@@ -110,3 +110,16 @@ def test_results_keep_other_rows(bench, tmp_path):
     assert [b for b, _ in run(["a", "b"])] == ["a", "b"]
     assert [b for b, _ in run(["b", "c"])] == ["a", "b", "c"]
     assert [b for b, _ in run(["c"], fresh=True)] == ["c"]
+
+
+def test_demo_walltime_reads_the_reproduce_state(bench, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("SADUTILS_RESULTS", str(tmp_path))
+    state = {"profile": "demo", "runs": {
+        "01_text_classifier": {"wall_s": 60.0, "status": "ok", "finished_at": "x"},
+        "02_filtering": {"wall_s": 15.5, "status": "ok", "finished_at": "y"}}}
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "reproduce.json").write_text(json.dumps(state))
+    run_script(bench, capsys, "demo_walltime", tmp_path)
+    rows = json.loads((tmp_path / "benchmarks" / "demo_walltime.json").read_text())
+    assert {r["step"]: r["wall_s"] for r in rows} == {"01_text_classifier": 60.0,
+                                                      "02_filtering": 15.5, "total": 75.5}
