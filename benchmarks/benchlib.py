@@ -58,6 +58,17 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     return p
 
 
+def model_parser(description: str, batch_size, backbones_help: str = "comma-separated "
+                 "(default: all four; --quick: efficientnetv2b0)") -> argparse.ArgumentParser:
+    """:func:`base_parser` plus the model options: --backbones, --image-size, --batch-size."""
+    p = base_parser(description)
+    p.add_argument("--backbones", default=None, help=backbones_help)
+    p.add_argument("--image-size", type=int, default=None, help="pixels (default 150)")
+    p.add_argument("--batch-size", type=int, default=batch_size,
+                   help=None if batch_size is not None else "(default 64)")
+    return p
+
+
 def mode_name(args) -> str:
     return "tiny" if args.tiny else ("quick" if args.quick else "full")
 

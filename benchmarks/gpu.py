@@ -31,12 +31,9 @@ import benchlib as bl
 
 
 def parse(argv=None):
-    p = bl.base_parser(__doc__.split("\n\n")[0])
-    p.add_argument("--backbones", default=None,
-                   help="comma-separated, cheapest first (default: efficientnetv2b0,xception,"
-                        "efficientnetv2b2,efficientnetv2s; --quick: efficientnetv2b0)")
-    p.add_argument("--image-size", type=int, default=None, help="pixels (default 150)")
-    p.add_argument("--batch-size", type=int, default=None, help="(default 64)")
+    p = bl.model_parser(__doc__.split("\n\n")[0], batch_size=None, backbones_help=(
+        "comma-separated, cheapest first (default: efficientnetv2b0,xception,efficientnetv2b2,"
+        "efficientnetv2s; --quick: efficientnetv2b0)"))
     p.add_argument("--precision", default="auto",
                    choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
                    help="Keras dtype policy; auto: mixed_float16 on a GPU, float32 on a CPU")

@@ -35,11 +35,7 @@ TARGET_RATIO = 0.90
 
 
 def parse(argv=None):
-    p = bl.base_parser(__doc__.split("\n\n")[0])
-    p.add_argument("--backbones", default=None,
-                   help="comma-separated (default: all four; --quick: efficientnetv2b0)")
-    p.add_argument("--image-size", type=int, default=None, help="pixels (default 150)")
-    p.add_argument("--batch-size", type=int, default=64)
+    p = bl.model_parser(__doc__.split("\n\n")[0], batch_size=64)
     p.add_argument("--images", type=int, default=None,
                    help="images per call (default 1024; --quick 256). The paper's test split "
                         "is about 2,235 images")

@@ -38,11 +38,7 @@ TARGET_OVERHEAD_PCT = 5.0
 
 
 def parse(argv=None):
-    p = bl.base_parser(__doc__.split("\n\n")[0])
-    p.add_argument("--backbones", default=None,
-                   help="comma-separated (default: all four; --quick: efficientnetv2b0)")
-    p.add_argument("--image-size", type=int, default=None, help="pixels (default 150)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p = bl.model_parser(__doc__.split("\n\n")[0], batch_size=32)
     p.add_argument("--images", type=int, default=None,
                    help="training images in the set (default 640; --quick 320)")
     p.add_argument("--steps", type=int, default=None,

@@ -58,22 +58,12 @@ results_root = None          # None: results/ (records go to results/<profile>/r
 notebook_name = None         # set by `sadutils reproduce`: where the executed copy is kept
 
 # %%
-import io
-
 import pandas as pd
-from IPython.display import Image, Markdown, display
+from IPython.display import Markdown, display
 
 from sadutils import config, evaluation, reporting
 
 settings = config.get_profile(profile)  # an unknown profile stops here, naming the valid ones
-
-
-def show(fig):
-    """Display a matplotlib figure as PNG, whatever the plotting backend."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    display(Image(data=buf.getvalue()))
-
 
 # %% [markdown]
 # ## The trained models
@@ -141,7 +131,7 @@ for table_id in ("table2", "table3"):
 # %%
 for _, found in results.values():
     best = max(found, key=lambda res: res.metrics["f1_weighted"])
-    show(reporting.plot_confusion(best.record))
+    display(reporting.plot_confusion(best.record))
 
 # %% [markdown]
 # Every record above holds its settings (dataset, class ratio, text filter, seed), the model

@@ -71,6 +71,9 @@ class Profile:
     weights_policy: str = "imagenet"
     #: Text filter threshold on P(text): a number, or "match_paper" (remove the paper's share).
     filter_threshold: object = 0.5
+    #: Recompute BatchNorm statistics on the training images after training (a short run's
+    #: moving averages have not converged; see training.refresh_batchnorm_statistics).
+    refresh_batchnorm: bool = False
 
     def data_root(self) -> Path:
         return data_home() / self.name
@@ -86,6 +89,7 @@ PAPER = Profile(
 DEMO = Profile(
     name="demo", image_size=72, epochs=3, batch_size=32,
     sample={SADNESS: 300, OTHERS: 350}, weights_policy="auto", filter_threshold="match_paper",
+    refresh_batchnorm=True,
 )
 
 

@@ -432,7 +432,8 @@ _MANUAL = {
 FETCH_CHOICES = tuple(config.DATASETS) + ("coco-train2014",)
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -508,7 +509,7 @@ def fetch_archive(url: str, out_dir, sha256: str | None = None, filename: str | 
     finally:
         if own:
             session.close()
-    actual = _sha256(part)
+    actual = file_sha256(part)
     if sha256 and actual.lower() != sha256.lower():
         part.unlink()
         raise ChecksumMismatch(f"{url}: sha256 {actual} but expected {sha256}; the partial "

@@ -146,7 +146,8 @@ def _settings(profile: str, **overrides) -> dict:
     """The profile's settings with the caller's non-None overrides applied."""
     prof = config.get_profile(profile)
     out = dict(image_size=prof.image_size, epochs=prof.epochs, batch_size=prof.batch_size,
-               learning_rate=prof.learning_rate, optimizer=prof.optimizer, seed=prof.seed)
+               learning_rate=prof.learning_rate, optimizer=prof.optimizer, seed=prof.seed,
+               refresh_batchnorm=prof.refresh_batchnorm)
     out.update({k: v for k, v in overrides.items() if v is not None})
     for key in ("image_size", "epochs", "batch_size", "seed"):
         out[key] = int(out[key])
@@ -183,6 +184,7 @@ def fit_and_evaluate(manifest: pd.DataFrame, *, class_names, backbone: str, weig
         paths.runs / run_name, epochs=settings["epochs"], batch_size=settings["batch_size"],
         learning_rate=settings["learning_rate"], optimizer=settings["optimizer"],
         seed=settings["seed"], resume=resume,
+        refresh_batchnorm=settings["refresh_batchnorm"],
         verbose=verbose)
     models.save_model(result.model, model_path)
     proba = training.predict_proba(result.model, images[part["test"]],
@@ -201,7 +203,7 @@ def _record(*, kind, table, row, backbone, profile, dataset, split, metrics, ci,
             extra_params, weights, provenance_seed, manifest_hash, wall, artifacts,
             run_parts) -> dict:
     params = {k: settings[k] for k in ("image_size", "epochs", "batch_size", "learning_rate",
-                                       "optimizer", "seed")}
+                                       "optimizer", "seed", "refresh_batchnorm")}
     params.update(extra_params)
     return {
         "run_id": reporting.make_run_id(*run_parts),

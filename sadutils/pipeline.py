@@ -143,21 +143,13 @@ def _sha(data) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _file_sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def package_fingerprint() -> str:
     """Hash of the sadutils source: every ``.py`` file of the package and ``paper_tables.csv``."""
     package = Path(__file__).resolve().parent
     files = sorted(p for p in package.rglob("*")
                    if p.is_file() and (p.suffix == ".py" or p.name == "paper_tables.csv")
                    and "__pycache__" not in p.parts)
-    return _sha([(p.relative_to(package).as_posix(), _file_sha(p)) for p in files])
+    return _sha([(p.relative_to(package).as_posix(), download.file_sha256(p)) for p in files])
 
 
 def _listing(folder: Path) -> str:
@@ -187,14 +179,14 @@ def data_fingerprint(profile: str, datasets=config.DATASETS, data_root=None) -> 
     root = Path(data_root) if data_root is not None else prof.data_root()
     if prof.name == "demo":
         marker = root / demo.MARKER_NAME
-        return {"demo_marker": _file_sha(marker) if marker.is_file() else "missing"}
+        return {"demo_marker": download.file_sha256(marker) if marker.is_file() else "missing"}
     out = {}
     for name in datasets:
         folder = root / name
         if not folder.is_dir():
             out[name] = "missing"
             continue
-        files = {f: _file_sha(folder / f) for f in DATA_FILES.get(name, ())
+        files = {f: download.file_sha256(folder / f) for f in DATA_FILES.get(name, ())
                  if (folder / f).is_file()}
         out[name] = {"files": files, "listing": _listing(folder)}
     return out

@@ -614,6 +614,8 @@ def plot_confusion(record: dict, normalize: bool = False):
 def plot_history(history_csv):
     """Training curves from a Keras ``CSVLogger`` file (or a DataFrame): one panel per metric,
     training and validation together. Returns a matplotlib Figure."""
+    from matplotlib.ticker import MaxNLocator
+
     df = history_csv if isinstance(history_csv, pd.DataFrame) else pd.read_csv(history_csv)
     epoch = df["epoch"] + 1 if "epoch" in df else pd.Series(np.arange(1, len(df) + 1))
     names = [c for c in df.columns if c != "epoch" and not c.startswith("val_")
@@ -627,6 +629,7 @@ def plot_history(history_csv):
             ax.plot(epoch, df[f"val_{name}"], marker="o", label="validation")
         ax.set_title(name)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=8)
     return fig
 

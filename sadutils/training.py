@@ -266,7 +266,7 @@ def make_optimizer(name: str, learning_rate: float):
 def train_model(build, train_images, train_labels, val_images, val_labels, out_dir, *,
                 epochs: int, batch_size: int, learning_rate: float = 0.001, seed: int = 0,
                 optimizer: str = "adagrad", precision: str = "auto", resume: bool = True,
-                verbose: int = 2,
+                refresh_batchnorm: bool = False, verbose: int = 2,
                 extra_callbacks=()) -> TrainResult:
     """Train a model the paper's way and keep the best epoch on validation.
 
@@ -276,6 +276,9 @@ def train_model(build, train_images, train_labels, val_images, val_labels, out_d
     ``best.weights.h5`` and, while a run is unfinished, ``backup/`` (Keras ``BackupAndRestore``):
     calling again after an interruption continues from the last finished epoch with the same
     weights, optimizer state and batch order. Without ``resume`` an old backup is discarded.
+    With ``refresh_batchnorm`` the kept model's BatchNorm statistics are recomputed on the
+    training images at the end (:func:`refresh_batchnorm_statistics`; the demo profile's
+    choice); the history's validation numbers are from before that.
     """
     import keras
 
@@ -321,8 +324,42 @@ def train_model(build, train_images, train_labels, val_images, val_labels, out_d
     best_epoch = int(history.loc[history["val_loss"].idxmin(), "epoch"])
     if best_file.is_file():
         model.load_weights(best_file)
+    if refresh_batchnorm:
+        refresh_batchnorm_statistics(model, train_images, batch_size)
     return TrainResult(model, history, best_epoch, start_epoch, wall, policy,
                        strategy.num_replicas_in_sync)
+
+
+def refresh_batchnorm_statistics(model, images, batch_size: int = 32) -> int:
+    """Set every BatchNormalization layer's moving mean and variance to the average of its
+    batch statistics over ``images`` (one forward pass; no weight changes). Returns the number
+    of layers refreshed.
+
+    Keras updates these statistics as exponential moving averages (momentum 0.99), so after
+    only a few dozen training steps - the demo profile's three short epochs - they are still
+    mostly their initial values, and a network full of BatchNorm layers can answer one constant
+    in inference mode although it has learned (the demo's Xception: 47% on its test split, one
+    class only; 67% after this refresh). Recomputing them from the training images ("precise
+    BN", Wu & Johnson 2021) removes that artefact; after a long run they have converged anyway.
+    """
+    import keras
+    import tensorflow as tf
+
+    layers = [layer for layer in _all_layers(model)
+              if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]
+    if not layers or len(images) == 0:
+        return 0
+    saved = [layer.momentum for layer in layers]
+    try:
+        for k, start in enumerate(range(0, len(images), batch_size)):
+            for layer in layers:  # m * old + (1 - m) * batch with m = k/(k+1): a running mean
+                layer.momentum = k / (k + 1)
+            model(tf.constant(np.asarray(images[start:start + batch_size]), tf.float32),
+                  training=True)
+    finally:
+        for layer, momentum in zip(layers, saved):
+            layer.momentum = momentum
+    return len(layers)
 
 
 # --------------------------------------------------------------------------- inference

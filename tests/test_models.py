@@ -12,6 +12,7 @@ import pytest
 
 from sadutils import models
 from sadutils.config import BACKBONES
+from sadutils.training import _all_layers
 from sadutils.models import (IMAGENET_FILES, WeightsUnavailable, build_model, keras_cache_file,
                              load_model, resolve_weights, save_model)
 
@@ -21,18 +22,8 @@ RNG = np.random.default_rng(0)
 PIXELS_150 = RNG.integers(0, 256, (2, 150, 150, 3)).astype("float32")
 
 
-def _layers(model):
-    """Every layer of ``model`` and of the models nested in it, in order."""
-    out = []
-    for layer in model.layers:
-        out.append(layer)
-        if hasattr(layer, "layers"):
-            out.extend(_layers(layer))
-    return out
-
-
 def _first(model, cls):
-    return next(layer for layer in _layers(model) if isinstance(layer, cls))
+    return next(layer for layer in _all_layers(model) if isinstance(layer, cls))
 
 
 @pytest.fixture(scope="module", params=BACKBONES)

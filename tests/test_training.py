@@ -265,3 +265,29 @@ def test_resume_after_interruption_matches_uninterrupted_run(uninterrupted, tmp_
     for a, b in zip(got, want):
         assert np.allclose(a, b, rtol=1e-6, atol=1e-7)
 
+
+
+def test_refresh_batchnorm_statistics_uses_the_data():
+    import keras
+
+    from sadutils.models import build_model
+
+    model = build_model("efficientnetv2b0", 32, None)
+    images = np.random.default_rng(3).integers(0, 256, (24, 32, 32, 3)).astype(np.uint8)
+    bns = [layer for layer in training._all_layers(model)
+           if isinstance(layer, keras.layers.BatchNormalization)]
+    first = bns[0]
+    kernel_before = [w.numpy().copy() for w in model.trainable_weights]
+    momenta = [layer.momentum for layer in bns]
+    assert np.allclose(first.moving_mean.numpy(), 0)  # Keras' initial value
+    n = training.refresh_batchnorm_statistics(model, images, batch_size=len(images))
+    assert n == len(bns)
+    backbone = next(layer for layer in model.layers if hasattr(layer, "layers"))
+    # the backbone takes the pixels as they are (EfficientNetV2 includes its preprocessing)
+    inputs = keras.Model(backbone.inputs, first.input)(images.astype(np.float32)).numpy()
+    np.testing.assert_allclose(first.moving_mean.numpy(), inputs.mean(axis=(0, 1, 2)),
+                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(first.moving_variance.numpy(), inputs.var(axis=(0, 1, 2)),
+                               rtol=1e-3, atol=1e-4)
+    assert [layer.momentum for layer in bns] == momenta  # restored
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(kernel_before, model.trainable_weights))
