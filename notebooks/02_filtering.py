@@ -28,7 +28,7 @@
 
 # %% tags=["parameters"]
 profile = "demo"
-threshold = None         # drop an image when P(text) >= threshold, None = profile default
+threshold = None         # drop an image when P(text) is at least this; None: profile default
 # (paper: 0.5, demo: "match_paper", the threshold that removes the same 19.5% as the paper)
 sample_sadness = None    # None: the profile's sample (paper 8,549)
 sample_others = None     # None: the profile's sample (paper 9,971)
