@@ -69,6 +69,16 @@ def model_parser(description: str, batch_size, backbones_help: str = "comma-sepa
     return p
 
 
+def fill_defaults(args, tiny: dict, quick: dict, full: dict) -> None:
+    """Set every option still ``None`` from the mode's defaults (``--tiny`` or ``--quick``),
+    then from ``full``: one table per script instead of a chain of ``or``s."""
+    mode = tiny if args.tiny else quick if args.quick else {}
+    for defaults in (mode, full):
+        for name, value in defaults.items():
+            if getattr(args, name, None) is None:
+                setattr(args, name, value)
+
+
 def mode_name(args) -> str:
     return "tiny" if args.tiny else ("quick" if args.quick else "full")
 

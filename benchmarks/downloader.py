@@ -84,23 +84,14 @@ def parse(argv=None):
     p.add_argument("--min-urls", type=int, default=None, help="(default 20)")
     p.add_argument("--keep-alive", action="store_true", help="HTTP/1.1 keep-alive connections")
     args = p.parse_args(argv)
-    if args.tiny:
-        args.workers = args.workers or "1,4"
-        args.latency = 0.02 if args.latency is None else args.latency
-        args.urls_per_worker = args.urls_per_worker or 4
-        args.min_urls = args.min_urls or 4
-        args.rounds = args.rounds or 2
-    elif args.quick:
-        args.workers = args.workers or "1,8,32"
-        args.urls_per_worker = args.urls_per_worker or 10
-        args.rounds = args.rounds or 3
-    args.workers = [int(w) for w in (args.workers or "1,8,32,64").split(",")]
+    bl.fill_defaults(
+        args,
+        tiny=dict(workers="1,4", latency=0.02, urls_per_worker=4, min_urls=4, rounds=2),
+        quick=dict(workers="1,8,32", urls_per_worker=10, rounds=3),
+        full=dict(workers="1,8,32,64", latency=0.1, urls_per_worker=20, min_urls=20, rounds=5))
+    args.workers = [int(w) for w in args.workers.split(",")]
     if 1 not in args.workers:
         raise SystemExit("--workers must include 1 (the ratios are against 1 worker)")
-    args.latency = 0.1 if args.latency is None else args.latency
-    args.urls_per_worker = args.urls_per_worker or 20
-    args.min_urls = args.min_urls or 20
-    args.rounds = args.rounds or 5
     return args
 
 

@@ -48,30 +48,15 @@ def parse(argv=None):
     p.add_argument("--time-budget", type=float, default=480.0,
                    help="seconds; no new backbone is started after this")
     args = p.parse_args(argv)
-    if args.tiny:
-        args.backbones = args.backbones or bl.TINY
-        args.image_size = args.image_size or 32
-        args.batch_size = args.batch_size or 8
-        args.steps = args.steps or 2
-        args.infer_batches = args.infer_batches or 2
-        args.warmup = args.warmup or 1
-        args.rounds = args.rounds or 1
-    elif args.quick:
-        args.backbones = args.backbones or "efficientnetv2b0"
-        args.image_size = args.image_size or 64
-        args.batch_size = args.batch_size or 8
-        args.steps = args.steps or 3
-        args.infer_batches = args.infer_batches or 3
-        args.warmup = args.warmup or 1
-        args.rounds = args.rounds or 1
+    bl.fill_defaults(
+        args,
+        tiny=dict(backbones=bl.TINY, image_size=32, batch_size=8, steps=2, infer_batches=2,
+                  warmup=1, rounds=1),
+        quick=dict(backbones="efficientnetv2b0", image_size=64, batch_size=8, steps=3,
+                   infer_batches=3, warmup=1, rounds=1),
+        full=dict(image_size=150, batch_size=64, steps=30, infer_batches=30, warmup=3, rounds=2))
     args.backbones = bl.backbones_arg(
         args.backbones, ("efficientnetv2b0", "xception", "efficientnetv2b2", "efficientnetv2s"))
-    args.image_size = args.image_size or 150
-    args.batch_size = args.batch_size or 64
-    args.steps = args.steps or 30
-    args.infer_batches = args.infer_batches or 30
-    args.warmup = args.warmup or 3
-    args.rounds = args.rounds or 2
     args.xla = [x.strip() for x in args.xla.split(",") if x.strip()]
     if not set(args.xla) <= {"off", "on"} or not args.xla:
         raise SystemExit("--xla takes off, on or off,on")

@@ -43,22 +43,13 @@ def parse(argv=None):
                    help="single-batch pairs for the paired comparison (default 16; --quick 8)")
     args = p.parse_args(argv)
     if args.tiny:
-        args.backbones = args.backbones or bl.TINY
-        args.image_size = args.image_size or 32
-        args.images = args.images or 40
         args.batch_size = min(args.batch_size, 16)
-        args.rounds = args.rounds or 2
-        args.pairs = args.pairs or 2
-    elif args.quick:
-        args.backbones = args.backbones or "efficientnetv2b0"
-        args.images = args.images or 256
-        args.rounds = args.rounds or 4
-        args.pairs = args.pairs or 8
+    bl.fill_defaults(
+        args,
+        tiny=dict(backbones=bl.TINY, image_size=32, images=40, rounds=2, pairs=2),
+        quick=dict(backbones="efficientnetv2b0", images=256, rounds=4, pairs=8),
+        full=dict(image_size=150, images=1024, rounds=4, pairs=16))
     args.backbones = bl.backbones_arg(args.backbones, bl.ALL_BACKBONES)
-    args.image_size = args.image_size or 150
-    args.images = args.images or 1024
-    args.rounds = args.rounds or 4
-    args.pairs = args.pairs or 16
     return args
 
 

@@ -52,26 +52,14 @@ def parse(argv=None):
                         "generated 400x300 JPEGs")
     args = p.parse_args(argv)
     if args.tiny:
-        args.backbones = args.backbones or bl.TINY
-        args.image_size = args.image_size or 32
-        args.images = args.images or 48
-        args.steps = args.steps or 2
-        args.rounds = args.rounds or 2
-        args.pairs = args.pairs or 3
         args.warmup = min(args.warmup, 1)
         args.batch_size = min(args.batch_size, 8)
-    elif args.quick:
-        args.backbones = args.backbones or "efficientnetv2b0"
-        args.images = args.images or 320
-        args.steps = args.steps or 3
-        args.rounds = args.rounds or 2
-        args.pairs = args.pairs or 10
+    bl.fill_defaults(
+        args,
+        tiny=dict(backbones=bl.TINY, image_size=32, images=48, steps=2, rounds=2, pairs=3),
+        quick=dict(backbones="efficientnetv2b0", images=320, steps=3, rounds=2, pairs=10),
+        full=dict(image_size=150, images=640, steps=8, rounds=4, pairs=24))
     args.backbones = bl.backbones_arg(args.backbones, bl.ALL_BACKBONES)
-    args.image_size = args.image_size or 150
-    args.images = args.images or 640
-    args.steps = args.steps or 8
-    args.rounds = args.rounds or 4
-    args.pairs = args.pairs or 24
     return args
 
 

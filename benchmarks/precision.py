@@ -98,18 +98,13 @@ def parse(argv=None):
                         "(default: random; agreement is more telling with trained weights)")
     args = p.parse_args(argv)
     if args.tiny:
-        args.backbone = args.backbone or bl.TINY
-        args.image_size = args.image_size or 32
         args.batch_size = min(args.batch_size, 8)
-        args.pairs = args.pairs or 2
-        args.infer_images = args.infer_images or 32
-    elif args.quick:
-        args.pairs = args.pairs or 8
-        args.infer_images = args.infer_images or 128
-    args.backbone = bl.backbones_arg(args.backbone or "efficientnetv2b0", ())[0]
-    args.image_size = args.image_size or 150
-    args.pairs = args.pairs or 16
-    args.infer_images = args.infer_images or 256
+    bl.fill_defaults(
+        args,
+        tiny=dict(backbone=bl.TINY, image_size=32, pairs=2, infer_images=32),
+        quick=dict(pairs=8, infer_images=128),
+        full=dict(backbone="efficientnetv2b0", image_size=150, pairs=16, infer_images=256))
+    args.backbone = bl.backbones_arg(args.backbone, ())[0]
     return args
 
 
