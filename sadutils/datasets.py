@@ -604,11 +604,32 @@ def _rng(seed: int, label) -> np.random.Generator:
     return np.random.default_rng([int(seed), zlib.crc32(str(label).encode("utf-8"))])
 
 
+def row_keys(manifest: pd.DataFrame) -> pd.Series:
+    """The identity that orders rows before a seeded draw, independent of where data lives.
+
+    The image path, except for rows with a ``url`` (WEBEmo): there the URL, since a downloaded
+    file's name is derived from its URL. A ``file://`` URL (the demo's) names the machine's data
+    folder, so only its file name counts: the demo then draws the same sample wherever its data
+    folder is.
+    """
+    keys = manifest["path"].astype(str)
+    if "url" not in manifest.columns:
+        return keys
+    urls = manifest["url"].fillna("").astype(str)
+    local = urls.str.startswith("file:")
+    urls = urls.where(~local, "file:" + urls.str.rsplit("/", n=1).str[-1])
+    return urls.where(urls.str.len() > 0, keys)
+
+
+def _in_key_order(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows.iloc[np.argsort(row_keys(rows).to_numpy(), kind="stable")]
+
+
 def sample_per_class(manifest: pd.DataFrame, counts: dict, seed: int) -> pd.DataFrame:
     """Draw ``counts[label]`` rows at random from each label, reproducibly.
 
     The paper drew 8,549 sadness and 9,971 others images from WEBEmo. The draw depends only on
-    the seed and the set of paths, not on the manifest's row order. Labels not in ``counts``
+    the seed and the set of rows (ordered by :func:`row_keys`), not on the manifest's row order. Labels not in ``counts``
     are left out.
 
     Returns
@@ -622,7 +643,7 @@ def sample_per_class(manifest: pd.DataFrame, counts: dict, seed: int) -> pd.Data
     """
     parts = []
     for label, n in counts.items():
-        rows = manifest[manifest["label"] == label].sort_values("path", kind="stable")
+        rows = _in_key_order(manifest[manifest["label"] == label])
         if n > len(rows):
             raise ValueError(f"class {label!r}: asked for {n} images but only {len(rows)} available")
         parts.append(rows.iloc[np.sort(_rng(seed, label).choice(len(rows), size=n, replace=False))])
@@ -634,10 +655,11 @@ def sample_per_class(manifest: pd.DataFrame, counts: dict, seed: int) -> pd.Data
 def stratified_split(manifest: pd.DataFrame, fractions=(0.70, 0.15, 0.15), seed: int = 1234) -> pd.Series:
     """Assign each row to ``"train"``, ``"val"`` or ``"test"``, stratified by label.
 
-    Within each label, rows are sorted by path, shuffled with a generator seeded by ``seed`` and
-    the label, and cut at the cumulative fractions (rounded half up), so each split has the
-    label proportions of the whole and the assignment of a path depends only on the seed and the
-    set of paths in its class, never on the row order.
+    Within each label, rows are sorted by :func:`row_keys` (the path, or a WEBEmo row's URL),
+    shuffled with a generator seeded by ``seed`` and the label, and cut at the cumulative
+    fractions (rounded half up), so each split has the label proportions of the whole and the
+    assignment of a row depends only on the seed and the set of rows in its class, never on the
+    row order.
 
     Returns
     -------
@@ -648,7 +670,7 @@ def stratified_split(manifest: pd.DataFrame, fractions=(0.70, 0.15, 0.15), seed:
         raise ValueError(f"fractions must be three non-negative numbers summing to 1, got {fractions}")
     split = pd.Series("", index=manifest.index, name="split", dtype=object)
     for label, rows in manifest.groupby("label", sort=True):
-        order = rows.sort_values("path", kind="stable").index
+        order = _in_key_order(rows).index
         n = len(order)
         cut1 = int(np.floor(n * fractions[0] + 0.5))
         cut2 = int(np.floor(n * (fractions[0] + fractions[1]) + 0.5))

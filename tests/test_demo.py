@@ -267,3 +267,18 @@ def test_sadness_is_learnable_but_not_trivial(demo_dir):
     print(f"held-out accuracy of logistic regression on HSV colour statistics: {accuracy:.3f} "
           f"(majority class {chance:.3f}, n={len(y)})")
     assert chance + 0.07 <= accuracy <= 0.92
+
+
+def test_webemo_sample_and_split_do_not_depend_on_the_data_folder(tmp_path):
+    """The demo's file:// URLs name its folder; the seeded sample and split must not."""
+    from sadutils import datasets
+    from sadutils.pipeline import ensure_demo_data
+
+    chosen = []
+    for where in ("first", "second/deeper"):
+        roots = ensure_demo_data(tmp_path / where, scale=0.1, progress=False)
+        manifest = datasets.load_webemo(roots["webemo"], check=False).manifest
+        sample = datasets.sample_per_class(manifest, {"sadness": 30, "others": 30}, seed=7)
+        sample = sample.assign(split=datasets.stratified_split(sample, seed=7))
+        chosen.append(sorted(zip(sample["url"].str.rsplit("/", n=1).str[-1], sample["split"])))
+    assert len(chosen[0]) == 60 and chosen[0] == chosen[1]
