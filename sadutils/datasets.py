@@ -621,7 +621,8 @@ def row_keys(manifest: pd.DataFrame) -> pd.Series:
     return urls.where(urls.str.len() > 0, keys)
 
 
-def _in_key_order(rows: pd.DataFrame) -> pd.DataFrame:
+def in_key_order(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` sorted by :func:`row_keys` (index kept): the order training sees them in."""
     return rows.iloc[np.argsort(row_keys(rows).to_numpy(), kind="stable")]
 
 
@@ -643,7 +644,7 @@ def sample_per_class(manifest: pd.DataFrame, counts: dict, seed: int) -> pd.Data
     """
     parts = []
     for label, n in counts.items():
-        rows = _in_key_order(manifest[manifest["label"] == label])
+        rows = in_key_order(manifest[manifest["label"] == label])
         if n > len(rows):
             raise ValueError(f"class {label!r}: asked for {n} images but only {len(rows)} available")
         parts.append(rows.iloc[np.sort(_rng(seed, label).choice(len(rows), size=n, replace=False))])
@@ -670,7 +671,7 @@ def stratified_split(manifest: pd.DataFrame, fractions=(0.70, 0.15, 0.15), seed:
         raise ValueError(f"fractions must be three non-negative numbers summing to 1, got {fractions}")
     split = pd.Series("", index=manifest.index, name="split", dtype=object)
     for label, rows in manifest.groupby("label", sort=True):
-        order = _in_key_order(rows).index
+        order = in_key_order(rows).index
         n = len(order)
         cut1 = int(np.floor(n * fractions[0] + 0.5))
         cut2 = int(np.floor(n * (fractions[0] + fractions[1]) + 0.5))

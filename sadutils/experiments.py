@@ -162,8 +162,11 @@ def fit_and_evaluate(manifest: pd.DataFrame, *, class_names, backbone: str, weig
     """Train ``backbone`` on the ``split`` column of ``manifest`` and evaluate on its test part.
 
     ``weights`` is a :class:`sadutils.models.WeightsChoice`. Returns
-    ``(train_result, test_frame, metrics, ci95, rejected, manifest_kept)``.
+    ``(train_result, test_frame, metrics, ci95, rejected, manifest_kept)``. Rows are put in
+    :func:`sadutils.datasets.row_keys` order first, so the batches (and the results) do not
+    depend on where the data lives or on the manifest's row order.
     """
+    manifest = datasets.in_key_order(manifest).reset_index(drop=True)
     manifest, images, rejected = decode_manifest(manifest, settings["image_size"], paths.cache,
                                                  progress=progress)
     names = list(class_names)
