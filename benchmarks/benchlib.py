@@ -131,53 +131,32 @@ def _gpu_names() -> list[str]:
     return out
 
 
-def _version(dist: str) -> str | None:
-    from importlib import metadata
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def _git_commit() -> str | None:
-    import subprocess
-    try:
-        done = subprocess.run(["git", "--no-optional-locks", "rev-parse", "--short=10", "HEAD"],
-                              cwd=REPO, capture_output=True, text=True, timeout=10)
-        commit = done.stdout.strip() if done.returncode == 0 else None
-        if commit:
-            st = subprocess.run(["git", "--no-optional-locks", "status", "--porcelain",
-                                 "--untracked-files=no"], cwd=REPO, capture_output=True,
-                                text=True, timeout=10)
-            if st.returncode == 0 and st.stdout.strip():
-                commit += "+dirty"
-        return commit
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
 def machine_info(note: str = "") -> dict:
     """Where the numbers were measured: flattened to ``machine.*`` columns in the JSON rows."""
     try:
         load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:
         load = None
-    try:
-        mem = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    except (AttributeError, ValueError, OSError):
-        mem = None
+    sys.path.insert(0, str(REPO))
+    from sadutils.reporting import provenance  # versions, commit and memory, as in the records
+
+    prov = provenance()
+    memory = prov["hardware"]["memory_bytes"]
+    commit = prov["git_commit"]
+    if commit:
+        commit = commit[:10] + ("+dirty" if prov["git_dirty"] else "")
     gpus = _gpu_names()
     return {
         "platform": platform.platform(),
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "cpu_flags": " ".join(_cpu_flags()),
-        "memory_gb": mem,
+        "memory_gb": None if memory is None else round(memory / 2**30, 1),
         "gpus": ", ".join(gpus) if gpus else "none",
-        "python": platform.python_version(),
-        "tensorflow": _version("tensorflow"),
-        "keras": _version("keras"),
-        "git_commit": _git_commit(),
+        "python": prov["versions"]["python"],
+        "tensorflow": prov["versions"]["tensorflow"],
+        "keras": prov["versions"]["keras"],
+        "git_commit": commit,
         "load_avg_at_start": load,
         "note": note,
     }
