@@ -410,7 +410,8 @@ def evaluate_model(train_record: dict, eval_set: EvalSet, *, batch_size: int = 6
     (:func:`sadutils.training.compiled_forward` of it) save loading and tracing it again when
     one model is tested on several sets.
     """
-    from . import models, training
+    from . import models
+    from .experiments import decode_manifest, predict_frame  # experiments imports this module
 
     profile = train_record.get("profile")
     config.check_choice("profile", profile, config.PROFILES)
@@ -427,20 +428,12 @@ def evaluate_model(train_record: dict, eval_set: EvalSet, *, batch_size: int = 6
     profile_root = (Path(results_root) if results_root is not None
                     else config.results_home()) / profile
     cache_dir = Path(cache_dir) if cache_dir is not None else profile_root / "cache"
-    manifest = eval_set.manifest
-    images, failed = training.cached_images(manifest["path"].tolist(), image_size, cache_dir,
-                                            progress=progress)
-    failed = pd.DataFrame(failed, columns=["path", "reason"])
-    keep = ~manifest["path"].astype(str).isin(set(failed["path"])).to_numpy()
-    if not keep.any():
-        raise ValueError(f"none of the {len(manifest)} {eval_set.dataset} images could be decoded")
-    if not keep.all():
-        images = np.asarray(images)[keep]
-    tested = manifest[keep].reset_index(drop=True)
-    proba = training.predict_proba(model, images, batch_size=batch_size, forward=forward)
-    tested["pred"] = [names[i] for i in proba.argmax(axis=1)]
-    for i, name in enumerate(names):
-        tested[f"p_{name}"] = proba[:, i]
+    tested, images, failed = decode_manifest(eval_set.manifest, image_size, cache_dir,
+                                             progress=progress)
+    if tested.empty:
+        raise ValueError(f"none of the {len(eval_set.manifest)} {eval_set.dataset} images "
+                         "could be decoded")
+    tested = predict_frame(model, tested, images, batch_size=batch_size, forward=forward)
     metrics, ci = evaluate_predictions(tested["label"], tested["pred"], CLASS_NAMES,
                                        n_boot=n_boot, seed=seed)
     wall = time.perf_counter() - t0

@@ -142,6 +142,19 @@ def decode_manifest(manifest: pd.DataFrame, image_size: int, cache_dir, progress
     return manifest[keep].reset_index(drop=True), np.asarray(images)[keep], rejected
 
 
+def predict_frame(model, frame: pd.DataFrame, images, batch_size: int = 64,
+                  forward=None) -> pd.DataFrame:
+    """``frame`` (index reset) with the model's label ``pred`` and a ``p_<class>`` column per
+    class, ``images[i]`` being the pixels of row ``i`` (batched, compiled inference)."""
+    names = list(model.class_names)
+    proba = training.predict_proba(model, images, batch_size=batch_size, forward=forward)
+    out = frame.reset_index(drop=True)
+    out["pred"] = [names[i] for i in proba.argmax(axis=1)]
+    for i, name in enumerate(names):
+        out[f"p_{name}"] = proba[:, i]
+    return out
+
+
 def _settings(profile: str, **overrides) -> dict:
     """The profile's settings with the caller's non-None overrides applied."""
     prof = config.get_profile(profile)
@@ -190,12 +203,8 @@ def fit_and_evaluate(manifest: pd.DataFrame, *, class_names, backbone: str, weig
         refresh_batchnorm=settings["refresh_batchnorm"],
         verbose=verbose)
     models.save_model(result.model, model_path)
-    proba = training.predict_proba(result.model, images[part["test"]],
-                                   batch_size=max(settings["batch_size"], 64))
-    test = manifest.iloc[part["test"]].reset_index(drop=True)
-    test["pred"] = [names[i] for i in proba.argmax(axis=1)]
-    for i, name in enumerate(names):
-        test[f"p_{name}"] = proba[:, i]
+    test = predict_frame(result.model, manifest.iloc[part["test"]], images[part["test"]],
+                         batch_size=max(settings["batch_size"], 64))
     metrics, ci = evaluation.evaluate_predictions(test["label"], test["pred"], names,
                                                   seed=settings["seed"])
     test.to_csv(_predictions_artifact(paths, run_name), index=False)
