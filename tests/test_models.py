@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 
+import keras
 import numpy as np
 import pytest
 
@@ -15,8 +16,6 @@ from sadutils.config import BACKBONES
 from sadutils.training import _all_layers
 from sadutils.models import (IMAGENET_FILES, WeightsUnavailable, build_model, keras_cache_file,
                              load_model, resolve_weights, save_model)
-
-keras = pytest.importorskip("keras")
 
 RNG = np.random.default_rng(0)
 PIXELS_150 = RNG.integers(0, 256, (2, 150, 150, 3)).astype("float32")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,8 +19,6 @@ from PIL import Image
 from sadutils import models, training
 from sadutils.training import (TrainResult, cached_images, decode_images, make_dataset,
                                predict_proba, set_seeds, train_model)
-
-keras = pytest.importorskip("keras")
 
 
 # ---------------------------------------------------------------------------- make_dataset
