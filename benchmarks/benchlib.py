@@ -138,7 +138,7 @@ def machine_info(note: str = "") -> dict:
     except OSError:
         load = None
     sys.path.insert(0, str(REPO))
-    from sadutils.reporting import provenance  # versions, commit and memory, as in the records
+    from sadutils.provenance import provenance  # versions, commit and memory, as in the records
 
     prov = provenance()
     memory = prov["hardware"]["memory_bytes"]
@@ -167,14 +167,14 @@ def results_dir(args) -> Path:
     if args.out:
         return Path(args.out)
     sys.path.insert(0, str(REPO))
-    from sadutils.config import results_home
-    return results_home() / "benchmarks"
+    from sadutils.workspace import benchmarks_dir
+    return benchmarks_dir()
 
 
 class Results:
     """Rows of one benchmark run, written (again) to ``<out>/<name>.json`` after every row.
 
-    The file is a JSON list of flat-ish dicts, the format :func:`sadutils.reporting.read_benchmarks`
+    The file is a JSON list of flat-ish dicts, the format :func:`sadutils.reporting.benchmarks.read_benchmarks`
     turns into a table (nested ``machine`` becomes ``machine.*`` columns). Writing after every
     row means a run that is killed (e.g. a GPU session's time limit) keeps what it measured.
     Rows already in the file are kept unless this run measures the same ``key`` (e.g. the same

@@ -30,7 +30,7 @@ def main(argv=None) -> int:
     p.add_argument("--no-book", action="store_true", help="do not time a book build")
     args = p.parse_args(argv)
     sys.path.insert(0, str(bl.REPO))
-    from sadutils.config import results_home
+    from sadutils.workspace import results_home
 
     bl.print_header("Demo pipeline wall time", args)
     python = Path(sys.executable)

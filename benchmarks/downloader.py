@@ -1,4 +1,4 @@
-"""Downloader throughput: ``sadutils.download.download_urls`` with 1 vs many workers.
+"""Downloader throughput: ``sadutils.data.download.download_urls`` with 1 vs many workers.
 
 A threaded HTTP server on 127.0.0.1, in its own process (so it does not share the client's
 GIL), serves a small JPEG for every ``/img/...`` URL after sleeping ``--latency`` seconds (default
@@ -102,7 +102,7 @@ def main(argv=None) -> int:
                     urls_per_worker=args.urls_per_worker, rounds=args.rounds,
                     connection="keep-alive" if args.keep_alive else "new per request")
     sys.path.insert(0, str(bl.REPO))
-    from sadutils.download import download_urls
+    from sadutils.data.download import download_urls
 
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()

@@ -12,7 +12,7 @@ on a single GPU). Then, interleaved round by round:
   model fed by the package's own ``make_dataset`` over a ``uint8`` array (``pipeline``): on a
   GPU a step is milliseconds, so the input pipeline matters more than on a CPU;
 * inference: a compiled forward pass over fixed batches already on the device (graph, XLA),
-  and ``sadutils.training.predict_proba`` on a ``uint8`` host array (what evaluation uses).
+  and ``sadutils.inference.predict_proba`` on a ``uint8`` host array (what evaluation uses).
 
 Each timed block ends by reading the weights back, so GPU work is finished before the clock
 stops. Warm-up (tracing/compiling) times are recorded too. Results go to the
@@ -71,7 +71,8 @@ def main(argv=None) -> int:
     import numpy as np
     import tensorflow as tf
 
-    from sadutils.training import make_dataset, predict_proba
+    from sadutils.inference import predict_proba
+    from sadutils.training import make_dataset
 
     gpus = tf.config.list_physical_devices("GPU")
     policy = args.precision if args.precision != "auto" else (

@@ -1,4 +1,4 @@
-"""Inference throughput: ``sadutils.training.predict_proba`` vs a bare compiled forward pass.
+"""Inference throughput: ``sadutils.inference.predict_proba`` vs a bare compiled forward pass.
 
 Cases, each over the same ``--images`` images, per backbone, interleaved round by round:
 
@@ -63,7 +63,7 @@ def main(argv=None) -> int:
     import numpy as np
     import tensorflow as tf
 
-    from sadutils.training import compiled_forward, predict_proba
+    from sadutils.inference import compiled_forward, predict_proba
 
     images = bl.random_images(args.images, args.image_size)
     as_float = images.astype(np.float32)

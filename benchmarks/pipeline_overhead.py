@@ -73,8 +73,9 @@ def main(argv=None) -> int:
     import numpy as np
     import tensorflow as tf
 
-    from sadutils.images import is_image_file
-    from sadutils.training import cached_images, make_dataset
+    from sadutils.data.images import is_image_file
+    from sadutils.inference import cached_images
+    from sadutils.training import make_dataset
 
     results = bl.Results("pipeline_overhead", args)
     with bl.scratch_dir("pipeline") as tmp:

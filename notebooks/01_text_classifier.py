@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -40,9 +42,14 @@ results_root = None
 notebook_name = None
 
 # %%
-from sadutils import config, experiments, reporting
+from sadutils import experiments, reporting, settings
+from sadutils.workspace import Workspace
 
-settings = config.get_profile(profile)
+settings.check_parameters(globals())  # a bad value stops here, saying what is expected
+ws = Workspace.create(profile, data_root, results_root)
+recipe = settings.TrainSettings.resolve(
+    ws.profile, epochs=epochs, batch_size=batch_size, image_size=image_size,
+    learning_rate=learning_rate, seed=seed)
 
 # %% [markdown]
 # ## The two kinds of image
@@ -51,9 +58,7 @@ settings = config.get_profile(profile)
 # annotations is legible); images without text from the RGP collection.
 
 # %%
-manifest, rejected = experiments.text_classifier_manifest(
-    experiments.data_roots(profile, data_root), settings.seed if seed is None else seed,
-    max_per_class)
+manifest, rejected = experiments.text_classifier_manifest(ws, recipe.seed, max_per_class)
 manifest.groupby(["split", "label"]).size().unstack()
 
 # %%
@@ -63,11 +68,9 @@ reporting.plot_examples(manifest, by="label", n=6)
 # ## Training
 
 # %%
-run = experiments.train_text_classifier(
-    profile, epochs=epochs, batch_size=batch_size, image_size=image_size,
-    learning_rate=learning_rate, seed=seed, pretrained=pretrained, max_per_class=max_per_class,
-    data_root=data_root, results_root=results_root, notebook=notebook_name)
-print(run.record["weights"]["note"])
+run = experiments.train_text_classifier(ws, recipe, pretrained=pretrained,
+                                        max_per_class=max_per_class, notebook=notebook_name)
+print(run.record.weights["note"])
 reporting.plot_history(run.history)
 
 # %% [markdown]
@@ -77,8 +80,8 @@ reporting.plot_history(run.history)
 # the confusion matrix.
 
 # %%
-print(reporting.profile_note(settings.name))
-experiments.text_classifier_summary(run)
+print(reporting.profile_note(ws.name))
+reporting.text_classifier_summary(run.record)
 
 # %%
 reporting.plot_confusion(run.record)
@@ -93,4 +96,4 @@ reporting.plot_examples(run.test[run.test["label"] != run.test["pred"]], by="lab
                           score="p_text")
 
 # %%
-print(run.record_path)
+print(ws.relative(run.record_path))

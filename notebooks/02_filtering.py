@@ -39,22 +39,25 @@ results_root = None
 notebook_name = None
 
 # %%
-from sadutils import config, experiments, reporting
+from sadutils import experiments, reporting, settings
+from sadutils.config import OTHERS, SADNESS
+from sadutils.workspace import Workspace
 
-settings = config.get_profile(profile)
+settings.check_parameters(globals())  # a bad value stops here, saying what is expected
+ws = Workspace.create(profile, data_root, results_root)
 sample = None
 if sample_sadness is not None or sample_others is not None:
-    sample = {config.SADNESS: sample_sadness or settings.sample[config.SADNESS],
-              config.OTHERS: sample_others or settings.sample[config.OTHERS]}
+    sample = {SADNESS: ws.profile.sample[SADNESS] if sample_sadness is None else sample_sadness,
+              OTHERS: ws.profile.sample[OTHERS] if sample_others is None else sample_others}
 
 # %% [markdown]
 # ## Sample, score, filter
 
 # %%
-result = experiments.filter_webemo(profile, threshold=threshold, sample=sample, seed=seed,
-                                   batch_size=batch_size, data_root=data_root,
-                                   results_root=results_root, notebook=notebook_name)
-print(f"threshold applied: {result.threshold:.4f}; filtered manifest: {result.filtered_path}")
+result = experiments.filter_webemo(ws, threshold=threshold, sample=sample, seed=seed,
+                                   batch_size=batch_size, notebook=notebook_name)
+print(f"threshold applied: {result.threshold:.4f}; filtered manifest: "
+      f"{ws.relative(result.filtered_path)}")
 
 # %% [markdown]
 # ## Before and after, per class
@@ -62,7 +65,7 @@ print(f"threshold applied: {result.threshold:.4f}; filtered manifest: {result.fi
 # In the paper's shape, with the paper's counts beside ours.
 
 # %%
-print(reporting.profile_note(settings.name))
+print(reporting.profile_note(ws.name))
 result.counts
 
 # %% [markdown]

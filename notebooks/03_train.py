@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -32,7 +34,8 @@
 # works and are **not** the paper's.
 
 # %% tags=["parameters"]
-backbone = "xception"    # xception, efficientnetv2b0, efficientnetv2b2, efficientnetv2s
+backbone = "xception"    # the paper's: xception, efficientnetv2b0, efficientnetv2b2,
+#                          efficientnetv2s; or any keras.applications classifier (resnet50...)
 pretrained = True        # False trains from random weights (the ablation, notebook 05)
 profile = "demo"         # demo (synthetic data, CPU-sized) or paper (the real datasets)
 epochs = None            # None: the profile's value (paper 30, demo 3)
@@ -43,14 +46,20 @@ seed = None              # None: the profile's seed (1234)
 weights = None           # a weights file instead of Keras' ImageNet download, or None
 data_root = None         # None: data/<profile> (the demo data is generated there if absent)
 results_root = None      # None: results/ (records, models and runs go to results/<profile>/)
-notebook_name = None     # set by `sadutils reproduce`: where the executed copy is kept
+notebook_name = None     # set by `sadutils reproduce`: the name of this run
 
 # %%
-from sadutils import config, experiments, reporting
+from sadutils import backbones, experiments, reporting, settings
+from sadutils.workspace import Workspace
 
-config.check_choice("backbone", backbone, config.BACKBONES)
-settings = config.get_profile(profile)
-print(f"{backbone}, profile {settings.name}, pretrained={pretrained}")
+settings.check_parameters(globals())  # a bad value stops here, saying what is expected
+network = backbones.get(backbone)  # an unknown name stops here, listing the valid ones
+ws = Workspace.create(profile, data_root, results_root)
+recipe = settings.TrainSettings.resolve(
+    ws.profile, epochs=epochs, batch_size=batch_size, image_size=image_size,
+    learning_rate=learning_rate, seed=seed)
+network.check_size(recipe.image_size)
+print(f"{network.name} (row {network.row(pretrained)!r}), profile {ws.name}: {recipe}")
 
 # %% [markdown]
 # ## The data: the filtered WEBEmo sample and its fixed split
@@ -60,7 +69,7 @@ print(f"{backbone}, profile {settings.name}, pretrained={pretrained}")
 # (If notebook 02 has not been run, the next cell runs the steps of notebooks 01 and 02 first.)
 
 # %%
-split = experiments.training_split(profile, data_root, results_root, seed)
+split = experiments.training_split(ws, recipe.seed)
 split.groupby(["split", "label"]).size().unstack()
 
 # %% [markdown]
@@ -70,11 +79,9 @@ split.groupby(["split", "label"]).size().unstack()
 # again continues where it stopped, on exactly the batches it would have seen.
 
 # %%
-run = experiments.train_backbone(
-    backbone, pretrained, profile, epochs=epochs, batch_size=batch_size, image_size=image_size,
-    learning_rate=learning_rate, seed=seed, weights=weights, data_root=data_root,
-    results_root=results_root, notebook=notebook_name)
-print(run.record["weights"]["note"])
+run = experiments.train_backbone(ws, network.name, recipe, pretrained=pretrained, weights=weights,
+                                 notebook=notebook_name)
+print(run.record.weights["note"])
 
 # %%
 reporting.plot_history(run.history)
@@ -86,7 +93,7 @@ reporting.plot_history(run.history)
 # macro mean, each with its 95% bootstrap interval.
 
 # %%
-experiments.metrics_frame({backbone: run})
+reporting.metrics_frame({network.name: run})
 
 # %%
 reporting.plot_confusion(run.record)
@@ -98,13 +105,13 @@ reporting.plot_confusion(run.record)
 # backbone of this profile.
 
 # %%
-print(reporting.profile_note(settings.name))
-reporting.comparison_table("table1", settings.name, results_root)
+print(reporting.profile_note(ws.name))
+reporting.comparison_table(ws, "table1")
 
 # %% [markdown]
 # Every number above is traceable: the record below holds the metrics, all parameters, the
 # weights the backbone started from, and the commit, data manifest and machine of this run.
 
 # %%
-print(run.record_path)
-{k: run.record[k] for k in ("run_id", "kind", "row", "weights", "params")}
+print(ws.relative(run.record_path))
+{k: getattr(run.record, k) for k in ("run_id", "kind", "row", "weights", "params")}

@@ -52,7 +52,8 @@ unbiasedemo_root = None      # None: <data_root>/unbiasedemo
 emotion6_root = None         # None: <data_root>/emotion6
 emotion6_layout = "auto"     # auto, cornell (Cornell Emotion6) or panda (Panda et al.'s set)
 emotion6_label_from = "folder"  # Cornell only: folder, or argmax of ground_truth.txt
-include_no_pretrain = True   # also test the from-scratch Xception of notebook 05 (no paper row)
+include_no_pretrain = True   # also test the from-scratch Xception of notebook 05 (a row the
+#                              paper does not have in Tables 2 and 3)
 seed = None                  # seed of the class-ratio draw; None: the profile's seed
 results_root = None          # None: results/ (records go to results/<profile>/records/)
 notebook_name = None         # set by `sadutils reproduce`: where the executed copy is kept
@@ -61,9 +62,12 @@ notebook_name = None         # set by `sadutils reproduce`: where the executed c
 import pandas as pd
 from IPython.display import Markdown, display
 
-from sadutils import config, evaluation, reporting
+from sadutils import experiments, reporting, settings
+from sadutils.paper import TABLE_TITLES
+from sadutils.workspace import Workspace
 
-settings = config.get_profile(profile)  # an unknown profile stops here, naming the valid ones
+settings.check_parameters(globals())  # a bad value stops here, saying what is expected
+ws = Workspace.create(profile, data_root, results_root)
 
 # %% [markdown]
 # ## The trained models
@@ -73,10 +77,10 @@ settings = config.get_profile(profile)  # an unknown profile stops here, naming 
 # Keras cannot download the ImageNet ones).
 
 # %%
-trained = evaluation.trained_models(profile, results_root, include_ablation=include_no_pretrain)
+trained = experiments.trained_models(ws, include_ablation=include_no_pretrain)
 display(Markdown(reporting.format_table(pd.DataFrame(
-    [{"model": r["row"], "weights": r["weights"]["source"], "run_id": r["run_id"],
-      "image size": r["params"].get("image_size")} for r in trained]))))
+    [{"model": r.row, "weights": r.weights["source"], "run_id": r.run_id,
+      "image size": r.params.get("image_size")} for r in trained]))))
 
 # %% [markdown]
 # ## Testing every model on both sets
@@ -87,13 +91,12 @@ display(Markdown(reporting.format_table(pd.DataFrame(
 # `results/<profile>/records/`, with the predictions beside it.
 
 # %%
-results = evaluation.run_cross_dataset(
-    profile,
-    roots={"unbiasedemo": unbiasedemo_root, "emotion6": emotion6_root}, data_root=data_root,
+results = experiments.run_cross_dataset(
+    ws, roots={"unbiasedemo": unbiasedemo_root, "emotion6": emotion6_root},
     sadness_fraction=sadness_fraction, text_filter=text_filter, text_threshold=text_threshold,
     batch_size=batch_size, include_ablation=include_no_pretrain,
     loader_options={"emotion6": {"layout": emotion6_layout, "label_from": emotion6_label_from}},
-    seed=seed, results_root=results_root, notebook=notebook_name)
+    seed=seed, notebook=notebook_name)
 
 for eval_set, _ in results.values():
     display(Markdown(f"**{eval_set.describe()}**\n\n" + reporting.format_table(eval_set.summary())))
@@ -107,7 +110,7 @@ for eval_set, _ in results.values():
 # Accuracy, the F1 of each class and their support-weighted mean (the paper's "overall F1").
 
 # %%
-evaluation.cross_dataset_frame(results)
+reporting.cross_dataset_frame(results)
 
 # %% [markdown]
 # ## Beside the paper: Tables 2 and 3
@@ -117,9 +120,9 @@ evaluation.cross_dataset_frame(results)
 
 # %%
 for table_id in ("table2", "table3"):
-    df = reporting.comparison_table(table_id, settings.name, results_root)
-    display(Markdown(f"### {reporting.TABLE_TITLES[table_id]}\n\n"
-                     f"{reporting.profile_note(settings.name)}\n\n"
+    df = reporting.comparison_table(ws, table_id)
+    display(Markdown(f"### {TABLE_TITLES[table_id]}\n\n"
+                     f"{reporting.profile_note(ws.name)}\n\n"
                      + reporting.format_table(df.drop(columns=["run_id", "weights", "profile"]))))
 
 # %% [markdown]
@@ -139,5 +142,5 @@ for _, found in results.values():
 # this run.
 
 # %%
-reporting.records_table(settings.name, results_root).query("kind == 'cross_dataset'").tail(
+reporting.records_table(ws).query("kind == 'cross_dataset'").tail(
     sum(len(found) for _, found in results.values()))

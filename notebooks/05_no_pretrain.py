@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -37,13 +39,16 @@ results_root = None
 notebook_name = None
 
 # %%
-from sadutils import config, experiments, reporting
+from sadutils import backbones, experiments, reporting, settings
+from sadutils.workspace import Workspace
 
-config.check_choice("backbone", backbone, config.BACKBONES)
-settings = config.get_profile(profile)
-common = dict(epochs=epochs, batch_size=batch_size, image_size=image_size,
-              learning_rate=learning_rate, seed=seed, data_root=data_root,
-              results_root=results_root)
+settings.check_parameters(globals())  # a bad value stops here, saying what is expected
+network = backbones.get(backbone)  # an unknown name stops here, listing the valid ones
+ws = Workspace.create(profile, data_root, results_root)
+recipe = settings.TrainSettings.resolve(
+    ws.profile, epochs=epochs, batch_size=batch_size, image_size=image_size,
+    learning_rate=learning_rate, seed=seed)
+network.check_size(recipe.image_size)
 
 # %% [markdown]
 # ## The ImageNet-initialised model
@@ -52,26 +57,27 @@ common = dict(epochs=epochs, batch_size=batch_size, image_size=image_size,
 # settings; otherwise it is trained now.
 
 # %%
-pretrained_run = experiments.pretrained_reference(backbone, profile, **common)
-pretrained_run["run_id"], pretrained_run["weights"]["note"]
+pretrained_run = experiments.pretrained_reference(ws, network.name, recipe)
+pretrained_run.run_id, pretrained_run.weights["note"]
 
 # %% [markdown]
 # ## The same network from random weights
 
 # %%
-scratch = experiments.train_backbone(backbone, False, profile, notebook=notebook_name, **common)
+scratch = experiments.train_backbone(ws, network.name, recipe, pretrained=False,
+                                     notebook=notebook_name)
 reporting.plot_history(scratch.history)
 
 # %% [markdown]
 # ## The comparison
 
 # %%
-experiments.metrics_frame({f"{backbone} (ImageNet requested)": pretrained_run,
-                           f"{backbone} (from scratch)": scratch})
+reporting.metrics_frame({f"{network.name} (ImageNet requested)": pretrained_run,
+                         f"{network.name} (from scratch)": scratch})
 
 # %%
-print(reporting.profile_note(settings.name))
-reporting.comparison_table("table1", settings.name, results_root)
+print(reporting.profile_note(ws.name))
+reporting.comparison_table(ws, "table1")
 
 # %%
 reporting.plot_confusion(scratch.record)

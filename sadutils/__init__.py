@@ -1,12 +1,17 @@
 """sadutils: the package behind the companion to "On recognizing emotion of sadness in images of
-a general nature using CNN" — data loaders, demo data, models, training, evaluation, reporting.
+a general nature using CNN".
+
+Laid out as the pipeline runs (imports only go down): :mod:`~sadutils.config` and
+:mod:`~sadutils.paper` (names, profiles, the paper's numbers), :mod:`~sadutils.workspace` (where
+everything lives), :mod:`~sadutils.data` (the datasets' formats, manifests, downloads),
+:mod:`~sadutils.demo` (synthetic data in those formats), :mod:`~sadutils.backbones` and
+:mod:`~sadutils.models`, :mod:`~sadutils.training`, :mod:`~sadutils.inference`,
+:mod:`~sadutils.metrics`, :mod:`~sadutils.records`, :mod:`~sadutils.experiments` (one module per
+step of the paper), :mod:`~sadutils.reporting`, :mod:`~sadutils.runner` (``sadutils
+reproduce``) and :mod:`~sadutils.cli`.
 """
 import os
 
 # Hide TensorFlow's C++ info and warning messages, which bury the output that matters in
-# notebooks and logs (errors still show; TF 2.21 prints a few start-up lines through absl before
-# this setting is read). A value set by the user wins.
+# notebooks and logs (errors still show). A value set by the user wins.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-__all__ = ["config", "datasets", "download", "evaluation", "experiments", "images", "models",
-           "pipeline", "reporting", "training"]

@@ -1,15 +1,13 @@
-"""Names, profiles and paths shared by every part of the companion.
+"""The names every part of the companion agrees on, and the two run profiles.
 
-Everything that more than one module needs to agree on lives here: the class names, the dataset
-names, the backbones, the two profiles (``demo`` and ``paper``) and where each keeps its data and
-results. Paths can be moved with environment variables so that a user with the real datasets on
-another disk never edits code.
+Class names, dataset names, WEBEmo's sadness group and the ``demo`` / ``paper`` profiles are
+defined here once. Where data and results live is :mod:`sadutils.workspace`'s business; the
+backbones are :mod:`sadutils.backbones`'; the paper's published numbers are
+:mod:`sadutils.paper`'s.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 #: The two classes of the paper's task, in the index order used by every model (0, 1).
 SADNESS, OTHERS = "sadness", "others"
@@ -19,7 +17,6 @@ TEXT, NO_TEXT = "text", "no_text"
 TEXT_CLASS_NAMES = (TEXT, NO_TEXT)
 
 DATASETS = ("webemo", "unbiasedemo", "emotion6", "cocotext", "rgp")
-BACKBONES = ("xception", "efficientnetv2b0", "efficientnetv2b2", "efficientnetv2s")
 PROFILES = ("demo", "paper")
 
 #: WEBEmo fine labels (index order of category.txt) whose level-2 group is "sadness".
@@ -31,24 +28,22 @@ WEBEMO_CONFUSION_FINE = 2
 MANIFEST_COLUMNS = ("path", "label", "fine_label", "dataset")
 
 
-def repo_root() -> Path:
-    """The checkout this package was installed from (editable install), or the working dir."""
-    here = Path(__file__).resolve().parent.parent
-    return here if (here / "pyproject.toml").exists() else Path.cwd()
-
-
-def data_home() -> Path:
-    """Where generated demo data and downloaded real data live (``SADUTILS_DATA``)."""
-    return Path(os.environ.get("SADUTILS_DATA", repo_root() / "data")).resolve()
-
-
-def results_home() -> Path:
-    """Where results records, models and executed notebooks go (``SADUTILS_RESULTS``)."""
-    return Path(os.environ.get("SADUTILS_RESULTS", repo_root() / "results")).resolve()
-
-
 def check_choice(name: str, value, choices) -> None:
-    """Raise ``ValueError`` naming the valid choices when ``value`` is not one of them."""
+    """Refuse a value that is not one of ``choices``, naming the valid ones.
+
+    Parameters
+    ----------
+    name : str
+        What the value is (``"backbone"``, ``"profile"``), for the message.
+    value : object
+    choices : iterable
+
+    Raises
+    ------
+    ValueError
+        ``unknown <name> <value>; valid choices: a, b, c``.
+    """
+    choices = tuple(choices)
     if value not in choices:
         raise ValueError(f"unknown {name} {value!r}; valid choices: {', '.join(map(str, choices))}")
 
@@ -75,12 +70,6 @@ class Profile:
     #: moving averages have not converged; see training.refresh_batchnorm_statistics).
     refresh_batchnorm: bool = False
 
-    def data_root(self) -> Path:
-        return data_home() / self.name
-
-    def results_root(self) -> Path:
-        return results_home() / self.name
-
 
 PAPER = Profile(
     name="paper", image_size=150, epochs=30, batch_size=32,
@@ -94,6 +83,21 @@ DEMO = Profile(
 
 
 def get_profile(name: str) -> Profile:
-    """The named profile; an unknown name fails listing the valid ones."""
+    """The profile called ``name``.
+
+    Parameters
+    ----------
+    name : str
+        ``"demo"`` or ``"paper"``.
+
+    Returns
+    -------
+    Profile
+
+    Raises
+    ------
+    ValueError
+        For any other name, listing the valid ones.
+    """
     check_choice("profile", name, PROFILES)
     return {"demo": DEMO, "paper": PAPER}[name]

@@ -1,35 +1,30 @@
-"""The paper's four backbones with a two-class head, and where their ImageNet weights come from.
+"""A backbone with a two-class head, where its starting weights come from, and its ``.keras`` file.
 
-Every model built here takes raw RGB pixels in ``[0, 255]`` and carries its own preprocessing, so a
-saved ``.keras`` file classifies images without the caller knowing which backbone it holds:
-EfficientNetV2 models include their normalisation (``include_preprocessing=True``), and Xception
-gets a ``Rescaling`` layer that maps pixels to ``[-1, 1]`` as
-``keras.applications.xception.preprocess_input`` does.
+Every model built here takes raw RGB pixels in ``[0, 255]`` and carries its own preprocessing
+(the one its backbone's ImageNet weights expect, :mod:`sadutils.backbones`), and its ``.keras``
+file carries the names of its classes, so a saved model classifies images without the caller
+knowing which backbone it holds.
 """
 from __future__ import annotations
 
+import json
 import os
 import socket
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import BACKBONES, check_choice
+import keras
+from keras import layers
 
-#: Smallest input side each backbone accepts (Keras checks the same).
-MIN_SIZE = {"xception": 71, "efficientnetv2b0": 32, "efficientnetv2b2": 32, "efficientnetv2s": 32}
+from . import backbones
+from .backbones import CAFFE_MEAN_BGR, TORCH_MEAN, TORCH_STD, Backbone
+from .config import CLASS_NAMES, check_choice
+from .fileio import atomic_path
 
-_EFFV2_URL = "https://storage.googleapis.com/tensorflow/keras-applications/efficientnet_v2/"
-#: The "notop" ImageNet weight files ``keras.applications`` downloads, with their origin.
-IMAGENET_FILES = {
-    "xception": (
-        "xception_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        "https://storage.googleapis.com/tensorflow/keras-applications/xception/"
-        "xception_weights_tf_dim_ordering_tf_kernels_notop.h5",
-    ),
-    "efficientnetv2b0": ("efficientnetv2-b0_notop.h5", _EFFV2_URL + "efficientnetv2-b0_notop.h5"),
-    "efficientnetv2b2": ("efficientnetv2-b2_notop.h5", _EFFV2_URL + "efficientnetv2-b2_notop.h5"),
-    "efficientnetv2s": ("efficientnetv2-s_notop.h5", _EFFV2_URL + "efficientnetv2-s_notop.h5"),
-}
+#: The entry of a ``.keras`` file (a zip archive) that holds the class names; Keras ignores it.
+CLASS_NAMES_ENTRY = "sadutils.json"
+WEIGHT_POLICIES = ("imagenet", "auto")
 
 
 class WeightsUnavailable(RuntimeError):
@@ -38,33 +33,62 @@ class WeightsUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class WeightsChoice:
-    """What a run will initialise its backbone from, and why (kept in the results record)."""
+    """What a run initialises its backbone from, and why (kept in the results record).
 
-    weights: str | None  # "imagenet", a file path, or None (from scratch)
-    source: str  # "imagenet", "file", "scratch"
+    Attributes
+    ----------
+    weights : str or None
+        ``"imagenet"``, a file path, or None (from scratch).
+    source : str
+        ``"imagenet"``, ``"file"`` or ``"scratch"``.
+    note : str
+        A sentence for people: which file, or why there are no ImageNet weights.
+    """
+
+    weights: str | None
+    source: str
     note: str
 
     @property
     def pretrained(self) -> bool:
         return self.source != "scratch"
 
+    def as_record(self) -> dict:
+        """The ``weights`` field of a results record."""
+        return {"source": self.source, "pretrained": self.pretrained, "note": self.note}
 
-def keras_cache_file(backbone: str) -> Path:
-    """Where Keras keeps (or would download) the ImageNet "notop" weights of ``backbone``."""
-    check_choice("backbone", backbone, BACKBONES)
+
+def keras_cache_file(backbone) -> Path | None:
+    """Where Keras keeps (or would download) the ImageNet "notop" weights of ``backbone``.
+
+    Parameters
+    ----------
+    backbone : str or Backbone
+
+    Returns
+    -------
+    Path or None
+        ``$KERAS_HOME/models/<file>`` (default ``~/.keras``); None for a backbone whose file
+        name the registry does not declare.
+    """
+    bb = backbones.get(backbone)
+    if bb.imagenet_file is None:
+        return None
     home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
-    return home / "models" / IMAGENET_FILES[backbone][0]
+    return home / "models" / bb.imagenet_file
 
 
-def _try_download(backbone: str, timeout: float) -> str | None:
-    """Ask Keras to fetch the ImageNet weights; the reason it could not, or None on success."""
-    import keras
-
-    name, url = IMAGENET_FILES[backbone]
+def _try_imagenet(bb: Backbone, timeout: float) -> str | None:
+    """Ask Keras for the ImageNet weights (downloading them if needed); the reason it could not,
+    or None when they are now in its cache."""
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(timeout)  # urllib inside get_file has no timeout of its own
     try:
-        keras.utils.get_file(name, url, cache_subdir="models")
+        if bb.imagenet_file is not None:
+            keras.utils.get_file(bb.imagenet_file, bb.imagenet_url, cache_subdir="models")
+        else:  # Keras knows the file of every application: let it fetch it by building one
+            bb.constructor()(include_top=False, weights="imagenet",
+                             input_shape=(max(bb.min_size, 75),) * 2 + (3,))
         return None
     except Exception as exc:  # noqa: BLE001 - any failure means "not available", with its reason
         return f"{type(exc).__name__}: {exc}".strip()
@@ -72,76 +96,130 @@ def _try_download(backbone: str, timeout: float) -> str | None:
         socket.setdefaulttimeout(previous)
 
 
-def resolve_weights(backbone: str, pretrained: bool = True, weights: str | None = None,
+def resolve_weights(backbone, pretrained: bool = True, weights: str | None = None,
                     policy: str = "imagenet", download_timeout: float = 20.0) -> WeightsChoice:
     """Decide what to initialise ``backbone`` from.
 
-    ``weights`` (a path to a weights file) wins when given. Otherwise, with ``pretrained`` the
-    ImageNet weights are used from the Keras cache, downloading them if needed. When they cannot be
-    had, ``policy="imagenet"`` (the paper profile) raises :class:`WeightsUnavailable` naming the file
-    and the ways on, and ``policy="auto"`` (the demo profile) falls back to training from scratch and
-    says so in the returned note.
+    Parameters
+    ----------
+    backbone : str or Backbone
+    pretrained : bool
+        Start from ImageNet weights (False: from random weights).
+    weights : str, optional
+        A weights file; wins when given (a backbone "notop" ``.h5`` as Keras downloads it, or
+        the ``.weights.h5`` of a whole model built here).
+    policy : {"imagenet", "auto"}
+        When ImageNet weights are wanted but cannot be had: ``"imagenet"`` (the paper profile)
+        raises, ``"auto"`` (the demo profile) falls back to random weights and says so.
+    download_timeout : float
+        Seconds to wait for the network.
+
+    Returns
+    -------
+    WeightsChoice
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``weights`` names a file that does not exist.
+    WeightsUnavailable
+        Under ``policy="imagenet"`` without ImageNet weights, naming the file, where Keras looks
+        and the two ways on.
     """
-    check_choice("backbone", backbone, BACKBONES)
-    check_choice("weights policy", policy, ("imagenet", "auto"))
+    bb = backbones.get(backbone)
+    check_choice("weights policy", policy, WEIGHT_POLICIES)
     if weights not in (None, "", "imagenet"):
         path = Path(weights).expanduser()
         if not path.is_file():
             raise FileNotFoundError(f"weights file {path} does not exist")
-        return WeightsChoice(str(path.resolve()), "file", f"weights loaded from {path}")
+        return WeightsChoice(str(path.resolve()), "file", f"weights loaded from {path.name}")
     if not pretrained:
         return WeightsChoice(None, "scratch", "trained from scratch (pretrained=False)")
-    cached = keras_cache_file(backbone)
-    reason = None if cached.is_file() else _try_download(backbone, download_timeout)
+    cached = keras_cache_file(bb)
+    reason = None if cached is not None and cached.is_file() else _try_imagenet(bb,
+                                                                               download_timeout)
     if reason is None:
-        return WeightsChoice("imagenet", "imagenet", f"ImageNet weights ({cached.name})")
+        name = cached.name if cached is not None else f"Keras' {bb.application} file"
+        return WeightsChoice("imagenet", "imagenet", f"ImageNet weights ({name})")
     if policy == "auto":
         return WeightsChoice(None, "scratch",
                              f"trained from scratch: ImageNet weights unavailable ({reason})")
+    where = (f"{cached.name} is not in {cached.parent} (Keras looks there; set KERAS_HOME to "
+             f"move it) and downloading it from {bb.imagenet_url} failed"
+             if cached is not None else "Keras could not download them")
+    way = ("put that file there or pass its path as weights=<path>" if cached is not None
+           else "pass a weights file as weights=<path>")
     raise WeightsUnavailable(
-        f"ImageNet weights for {backbone} are not available: {cached.name} is not in {cached.parent} "
-        f"(Keras looks there; set KERAS_HOME to move it) and downloading it from "
-        f"{IMAGENET_FILES[backbone][1]} failed ({reason}). Either put that file there or pass its "
-        f"path as weights=<path to {cached.name}>, or train from scratch with pretrained=False."
-    )
+        f"ImageNet weights for {bb.name} are not available: {where} ({reason}). Either {way}, "
+        f"or train from scratch with pretrained=False.")
 
 
-def _backbone(backbone: str, image_size: int, weights):
-    import keras
-    from keras import applications, layers
+@keras.saving.register_keras_serializable(package="sadutils")
+class ReverseChannels(layers.Layer):
+    """RGB to BGR (the ``caffe`` preprocessing of ResNet and VGG weights), as a saved layer."""
 
-    inputs = keras.Input((image_size, image_size, 3), name="pixels")
-    if backbone == "xception":
-        x = layers.Rescaling(1 / 127.5, offset=-1.0, name="xception_preprocess")(inputs)
-        base = applications.Xception(include_top=False, weights=weights,
-                                     input_shape=(image_size, image_size, 3))
-    else:
-        constructor = {
-            "efficientnetv2b0": applications.EfficientNetV2B0,
-            "efficientnetv2b2": applications.EfficientNetV2B2,
-            "efficientnetv2s": applications.EfficientNetV2S,
-        }[backbone]
-        x = inputs
-        base = constructor(include_top=False, weights=weights, include_preprocessing=True,
-                           input_shape=(image_size, image_size, 3))
-    return inputs, x, base
+    def call(self, inputs):
+        return keras.ops.flip(inputs, axis=-1)
 
 
-def build_model(backbone: str, image_size: int = 150, weights: str | None = None,
-                class_names=("sadness", "others"), dropout: float = 0.2):
+def preprocessing_layers(bb: Backbone) -> list:
+    """The layers mapping ``[0, 255]`` RGB to what ``bb``'s ImageNet weights expect.
+
+    Parameters
+    ----------
+    bb : Backbone
+
+    Returns
+    -------
+    list of keras.layers.Layer
+        Empty for a backbone that normalises its own input.
+    """
+    name = f"{bb.name}_preprocess"
+    if bb.preprocessing == "tf":
+        return [layers.Rescaling(1 / 127.5, offset=-1.0, name=name)]
+    if bb.preprocessing == "torch":
+        return [layers.Rescaling(1 / 255.0, name=f"{name}_scale"),
+                layers.Normalization(mean=TORCH_MEAN, variance=[s * s for s in TORCH_STD],
+                                     name=name)]
+    if bb.preprocessing == "caffe":
+        return [ReverseChannels(name=f"{name}_bgr"),
+                layers.Normalization(mean=CAFFE_MEAN_BGR, variance=[1.0, 1.0, 1.0], name=name)]
+    return []
+
+
+def build_model(backbone, image_size: int = 150, weights: str | None = None,
+                class_names=CLASS_NAMES, dropout: float = 0.2):
     """A ``keras.Model`` mapping ``[0, 255]`` RGB pixels to class probabilities.
 
-    ``weights`` is ``"imagenet"``, ``None`` (random initialisation) or a path to a weights file:
-    either a backbone "notop" file as Keras downloads it, or the ``.weights.h5`` of a whole model
-    built here (saved with ``model.save_weights``). The class names are stored on the model, so
-    :func:`load_model` and ``sadutils predict`` can name the outputs.
-    """
-    import keras
-    from keras import layers
+    Parameters
+    ----------
+    backbone : str or Backbone
+        A registry name (:func:`sadutils.backbones.get`).
+    image_size : int
+        Input side in pixels.
+    weights : str, optional
+        ``"imagenet"``, None (random initialisation) or a weights file: a backbone "notop" file
+        as Keras downloads it, or the ``.weights.h5`` of a whole model built here.
+    class_names : sequence of str
+        The output classes, in index order; stored with the model.
+    dropout : float
+        Dropout rate before the head.
 
-    check_choice("backbone", backbone, BACKBONES)
-    if image_size < MIN_SIZE[backbone]:
-        raise ValueError(f"{backbone} needs image_size >= {MIN_SIZE[backbone]}, got {image_size}")
+    Returns
+    -------
+    keras.Model
+        Backbone, global average pooling, dropout and a float32 softmax (stable under mixed
+        precision); ``model.class_names`` holds the class names.
+
+    Raises
+    ------
+    ValueError
+        For an unknown backbone, an input too small for it, or a weights file of another model.
+    FileNotFoundError
+        For a weights file that does not exist.
+    """
+    bb = backbones.get(backbone)
+    bb.check_size(image_size)
     whole_model_file = None
     backbone_weights = weights
     if weights not in (None, "imagenet"):
@@ -149,51 +227,115 @@ def build_model(backbone: str, image_size: int = 150, weights: str | None = None
             raise FileNotFoundError(f"weights file {weights} does not exist")
         if str(weights).endswith(".weights.h5"):
             whole_model_file, backbone_weights = weights, None
-    inputs, x, base = _backbone(backbone, image_size, backbone_weights)
+    shape = (image_size, image_size, 3)
+    inputs = keras.Input(shape, name="pixels")
+    x = inputs
+    for layer in preprocessing_layers(bb):
+        x = layer(x)
+    options = {"include_preprocessing": True} if bb.accepts_include_preprocessing() else {}
+    base = bb.constructor()(include_top=False, weights=backbone_weights, input_shape=shape,
+                            **options)
     x = base(x)
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     x = layers.Dropout(dropout, name="head_dropout")(x)
-    # float32 output keeps the softmax and the loss stable under mixed precision.
     outputs = layers.Dense(len(class_names), activation="softmax", dtype="float32",
                            name="probabilities")(x)
-    model = keras.Model(inputs, outputs, name=f"{backbone}_{'_'.join(class_names)}")
+    model = keras.Model(inputs, outputs, name=f"{bb.name}_{'_'.join(class_names)}")
     if whole_model_file is not None:
         try:
             model.load_weights(whole_model_file)
         except Exception as exc:  # noqa: BLE001
             raise ValueError(
-                f"{whole_model_file}: not a weights file of a {backbone} model at "
+                f"{whole_model_file}: not a weights file of a {bb.name} model at "
                 f"{image_size} px with {len(class_names)} classes ({exc})") from exc
     set_class_names(model, class_names)
     return model
 
 
 def set_class_names(model, class_names) -> None:
-    """Remember the output class names on the model (they travel inside the ``.keras`` file)."""
-    model.class_names = list(class_names)
+    """Attach the output class names to ``model`` (:func:`save_model` stores them).
+
+    Parameters
+    ----------
+    model : keras.Model
+    class_names : sequence of str
+    """
+    model.class_names = [str(c) for c in class_names]
 
 
 def save_model(model, path) -> Path:
-    """Save ``model`` as ``.keras`` with its class names beside it (``<path>.classes.txt``)."""
+    """Save ``model`` as a ``.keras`` file holding its class names, atomically.
+
+    The class names go into the archive as :data:`CLASS_NAMES_ENTRY`, which Keras ignores, so
+    the file still loads with plain ``keras.models.load_model``.
+
+    Parameters
+    ----------
+    model : keras.Model
+        With ``class_names`` (:func:`set_class_names`).
+    path : path
+        Ends in ``.keras``.
+
+    Returns
+    -------
+    Path
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model.save(path)
-    Path(str(path) + ".classes.txt").write_text("\n".join(model.class_names) + "\n")
+    with atomic_path(path, suffix=".keras") as tmp:
+        model.save(tmp)
+        with zipfile.ZipFile(tmp, "a") as archive:
+            archive.writestr(CLASS_NAMES_ENTRY, json.dumps({"class_names": model.class_names}))
     return path
 
 
-def load_model(path):
-    """Load a ``.keras`` model saved by :func:`save_model`, with its class names."""
-    import keras
+def _stored_class_names(path: Path) -> list[str] | None:
+    """The class names inside a ``.keras`` file, or beside it in ``<path>.classes.txt`` (files
+    saved by earlier versions); None when neither has them."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if CLASS_NAMES_ENTRY in archive.namelist():
+                names = json.loads(archive.read(CLASS_NAMES_ENTRY)).get("class_names")
+                if isinstance(names, list) and all(isinstance(n, str) for n in names):
+                    return names
+    except (OSError, zipfile.BadZipFile, ValueError, AttributeError):
+        pass
+    sidecar = Path(str(path) + ".classes.txt")
+    if sidecar.is_file():
+        return [line.strip() for line in sidecar.read_text().splitlines() if line.strip()]
+    return None
 
+
+def load_model(path):
+    """Load a ``.keras`` model with its class names (Keras' safe mode: no code from the file).
+
+    Parameters
+    ----------
+    path : path
+
+    Returns
+    -------
+    keras.Model
+        With ``class_names`` set: the stored names, else ``class_0``, ``class_1``, ...
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` does not exist.
+    ValueError
+        When the stored names do not match the model's outputs, or Keras cannot load the file.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file {path} does not exist")
-    model = keras.models.load_model(path, compile=False)
-    names_file = Path(str(path) + ".classes.txt")
-    if names_file.is_file():
-        names = [line.strip() for line in names_file.read_text().splitlines() if line.strip()]
-    else:
-        names = [f"class_{i}" for i in range(model.output_shape[-1])]
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as exc:  # noqa: BLE001 - a file Keras cannot load is the user's, not a bug
+        raise ValueError(f"cannot load model {path}: {type(exc).__name__}: "
+                         f"{' '.join(str(exc).split())}") from None
+    n_out = model.output_shape[-1]
+    names = _stored_class_names(path) or [f"class_{i}" for i in range(n_out)]
+    if len(names) != n_out:
+        raise ValueError(f"{path}: {len(names)} class names stored for a model with {n_out} "
+                         "outputs")
     set_class_names(model, names)
     return model

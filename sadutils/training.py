@@ -1,88 +1,21 @@
-"""Training and inference: the input pipeline, the paper's training recipe, checkpoints and resume.
+"""Training: the input pipeline, the paper's recipe, devices and precision, checkpoints, resume.
 
-Images are decoded once with Pillow (the same code the checks and ``sadutils predict`` use, so EXIF
-orientation, CMYK and 16-bit files are handled identically everywhere), resized to a square and
-kept as a ``uint8`` array in an on-disk cache. A ``tf.data`` pipeline then gathers batches from
-that array in a per-epoch order derived from ``(seed, epoch)``, which is what makes an interrupted
-run resume on exactly the batches it would have seen.
+A ``tf.data`` pipeline gathers batches from a decoded ``uint8`` image array
+(:func:`sadutils.inference.cached_images`) in a per-epoch order derived from ``(seed, epoch)``,
+which is what makes an interrupted run resume on exactly the batches it would have seen.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
 import time
-import weakref
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
-
-from .images import ImageError, load_rgb_array
-
-
-# --------------------------------------------------------------------------- decoding and cache
-def decode_images(paths, image_size: int, workers: int | None = None, progress: bool = False):
-    """Decode ``paths`` into a ``uint8`` array ``(n, size, size, 3)`` in parallel threads.
-
-    Returns the array and a list of ``(path, reason)`` for files that could not be read; their rows
-    are left black so the array stays aligned with ``paths`` (callers drop them by the list).
-    Pillow releases the GIL while decoding and resizing, so threads scale with cores.
-    """
-    paths = [str(p) for p in paths]
-    out = np.zeros((len(paths), image_size, image_size, 3), dtype=np.uint8)
-    failed = []
-
-    def one(i):
-        try:
-            out[i] = load_rgb_array(paths[i], image_size)
-        except ImageError as exc:
-            failed.append((paths[i], exc.reason))
-
-    workers = workers or min(16, (os.cpu_count() or 2) * 2)
-    with ThreadPoolExecutor(workers) as pool:
-        iterator = pool.map(one, range(len(paths)))
-        if progress:
-            from tqdm.auto import tqdm
-            iterator = tqdm(iterator, total=len(paths), desc="decode", unit="img")
-        for _ in iterator:
-            pass
-    return out, sorted(failed)
-
-
-def _stamp(path: str) -> str:
-    """Size and modification time: a file replaced in place gets a new cache entry."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return "missing"
-    return f"{st.st_size}-{st.st_mtime_ns}"
-
-
-def cached_images(paths, image_size: int, cache_dir, progress: bool = False):
-    """:func:`decode_images` with an on-disk ``.npy`` cache keyed by the files and the size.
-
-    The array is memory-mapped on later calls, so host memory stays bounded even for the paper's
-    14,901 images at 150 px (about 1 GB on disk). Returns ``(array, failed)``.
-    """
-    paths = [str(p) for p in paths]
-    key = hashlib.sha256(("\n".join(f"{p}\t{_stamp(p)}" for p in paths)
-                          + f"\n{image_size}").encode()).hexdigest()[:16]
-    cache_dir = Path(cache_dir)
-    array_file = cache_dir / f"images-{image_size}px-{key}.npy"
-    failed_file = array_file.with_suffix(".failed.json")
-    if array_file.is_file() and failed_file.is_file():
-        return np.load(array_file, mmap_mode="r"), [tuple(x) for x in json.loads(failed_file.read_text())]
-    images, failed = decode_images(paths, image_size, progress=progress)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = array_file.with_suffix(".tmp.npy")
-    np.save(tmp, images)
-    os.replace(tmp, array_file)
-    failed_file.write_text(json.dumps(failed))
-    return images, failed
+import tensorflow as tf
 
 
 # --------------------------------------------------------------------------- tf.data pipeline
@@ -97,8 +30,6 @@ def make_dataset(images, labels, batch_size: int, shuffle: bool = False, seed: i
     enough: Keras opens the next epoch's iterator, and prefetching starts, before
     ``on_epoch_begin``.) Without ``shuffle`` it is one pass in file order.
     """
-    import tensorflow as tf
-
     labels = np.asarray(labels, dtype=np.int32)
     n = len(labels)
     if len(images) != n:
@@ -138,8 +69,6 @@ def make_dataset(images, labels, batch_size: int, shuffle: bool = False, seed: i
 
 # --------------------------------------------------------------------------- devices and precision
 def gpu_count() -> int:
-    import tensorflow as tf
-
     return len(tf.config.list_physical_devices("GPU"))
 
 
@@ -149,8 +78,6 @@ def configure_precision(precision: str = "auto") -> str:
     ``bfloat16`` (``mixed_bfloat16``) can be asked for on CPUs with AMX/AVX512-BF16; the
     benchmarks measure whether it pays before anyone turns it on.
     """
-    import keras
-
     choices = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
     if precision not in choices:
         raise ValueError(f"unknown precision {precision!r}; valid choices: {', '.join(choices)}")
@@ -161,16 +88,11 @@ def configure_precision(precision: str = "auto") -> str:
 
 def distribution_strategy():
     """``MirroredStrategy`` across all GPUs when there are several, else the default strategy."""
-    import tensorflow as tf
-
     return tf.distribute.MirroredStrategy() if gpu_count() > 1 else tf.distribute.get_strategy()
 
 
 def set_seeds(seed: int, deterministic: bool | None = None) -> bool:
     """Seed Python, NumPy and TensorFlow; make TF ops deterministic (default: when no GPU)."""
-    import keras
-    import tensorflow as tf
-
     keras.utils.set_random_seed(seed)
     if deterministic is None:
         deterministic = gpu_count() == 0
@@ -193,8 +115,6 @@ class TrainResult:
 
 def _keep_best_callback(weights_file: Path, history_file: Path):
     """Save weights whenever validation loss improves, remembering the best across resumes."""
-    import keras
-
     best = np.inf
     if history_file.is_file():
         past = pd.read_csv(history_file)
@@ -222,8 +142,6 @@ def _reseed_dropout_callback():
     state of the layers' seed generators, so without this a resumed run would draw different
     dropout masks (head dropout, EfficientNet's stochastic depth) from the uninterrupted one.
     """
-    import keras
-
     class ReseedDropout(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
             self.generators = [layer.seed_generator for layer in _all_layers(self.model)
@@ -255,8 +173,6 @@ OPTIMIZERS = ("adagrad", "adam")
 def make_optimizer(name: str, learning_rate: float):
     """The paper's Adagrad, or Adam (the demo profile's choice: from-scratch training in a few
     hundred steps gets nowhere with Adagrad at 0.001)."""
-    import keras
-
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; valid choices: {', '.join(OPTIMIZERS)}")
     cls = {"adagrad": keras.optimizers.Adagrad, "adam": keras.optimizers.Adam}[name]
@@ -280,8 +196,6 @@ def train_model(build, train_images, train_labels, val_images, val_labels, out_d
     training images at the end (:func:`refresh_batchnorm_statistics`; the demo profile's
     choice); the history's validation numbers are from before that.
     """
-    import keras
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     backup_dir, history_file = out_dir / "backup", out_dir / "history.csv"
@@ -342,9 +256,6 @@ def refresh_batchnorm_statistics(model, images, batch_size: int = 32) -> int:
     class only; 67% after this refresh). Recomputing them from the training images ("precise
     BN", Wu & Johnson 2021) removes that artefact; after a long run they have converged anyway.
     """
-    import keras
-    import tensorflow as tf
-
     layers = [layer for layer in _all_layers(model)
               if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]
     if not layers or len(images) == 0:
@@ -360,54 +271,3 @@ def refresh_batchnorm_statistics(model, images, batch_size: int = 32) -> int:
         for layer, momentum in zip(layers, saved):
             layer.momentum = momentum
     return len(layers)
-
-
-# --------------------------------------------------------------------------- inference
-#: Compiled forward pass of each live model (weak keys: an entry goes when its model does).
-_FORWARDS = weakref.WeakKeyDictionary()
-
-
-def compiled_forward(model):
-    """A ``tf.function`` forward pass (``training=False``), traced once per model and reused.
-
-    It is cached per model, so a second :func:`predict_proba` call on the same model does not
-    trace it again (tracing costs seconds, as much as predicting a few hundred images on a CPU),
-    and its batch dimension is left unknown, so a smaller last batch is no second trace.
-    """
-    import tensorflow as tf
-
-    cached = _FORWARDS.get(model)
-    if cached is not None:
-        return cached
-    ref = weakref.ref(model)  # the cache must not keep the model alive
-    shape = model.input_shape
-    if isinstance(shape, tuple) and all(d is None or isinstance(d, int) for d in shape):
-        compile_ = tf.function(input_signature=[tf.TensorSpec((None, *shape[1:]), tf.float32)])
-    else:  # several inputs: let TensorFlow work the signature out
-        compile_ = tf.function(reduce_retracing=True)
-
-    @compile_
-    def forward(x):
-        return ref()(x, training=False)
-
-    _FORWARDS[model] = forward
-    return forward
-
-
-def predict_proba(model, images, batch_size: int = 64, forward=None) -> np.ndarray:
-    """Class probabilities for a ``uint8`` or float image array, batch by batch.
-
-    A compiled forward pass (:func:`compiled_forward`, traced once per model) over fixed-size
-    batches avoids ``model.predict``'s per-call set-up; ``benchmarks/inference.py`` compares
-    them. Results are copied to host memory only after the last batch is queued, so that on a
-    GPU the next batch is prepared while the previous one runs.
-    """
-    import tensorflow as tf
-
-    forward = forward or compiled_forward(model)
-    n = len(images)
-    if n == 0:
-        return np.zeros((0, model.output_shape[-1]), dtype=np.float32)
-    out = [forward(tf.constant(np.asarray(images[start:start + batch_size]), tf.float32))
-           for start in range(0, n, batch_size)]
-    return np.concatenate([np.asarray(o, dtype=np.float32) for o in out])

@@ -5,17 +5,19 @@ no DNS, and a real attempt could wait for the resolver's own timeout).
 """
 from __future__ import annotations
 
+import json
 import socket
+import zipfile
 
 import keras
 import numpy as np
 import pytest
 
-from sadutils import models
-from sadutils.config import BACKBONES
-from sadutils.training import _all_layers
-from sadutils.models import (IMAGENET_FILES, WeightsUnavailable, build_model, keras_cache_file,
+from sadutils import backbones, models
+from sadutils.backbones import PAPER_BACKBONES
+from sadutils.models import (CLASS_NAMES_ENTRY, WeightsUnavailable, build_model, keras_cache_file,
                              load_model, resolve_weights, save_model)
+from sadutils.training import _all_layers
 
 RNG = np.random.default_rng(0)
 PIXELS_150 = RNG.integers(0, 256, (2, 150, 150, 3)).astype("float32")
@@ -25,9 +27,9 @@ def _first(model, cls):
     return next(layer for layer in _all_layers(model) if isinstance(layer, cls))
 
 
-@pytest.fixture(scope="module", params=BACKBONES)
+@pytest.fixture(scope="module", params=PAPER_BACKBONES)
 def model_150(request):
-    """Each backbone at the paper's 150 px, randomly initialised (built once per module)."""
+    """Each of the paper's backbones at its 150 px, randomly initialised (built once)."""
     return request.param, build_model(request.param, 150, weights=None)
 
 
@@ -86,14 +88,17 @@ def test_backbone_takes_0_255_pixels(model_150):
 
 
 def test_unknown_backbone_lists_choices():
-    with pytest.raises(ValueError, match="unknown backbone 'resnet50'") as info:
-        build_model("resnet50", 150)
-    for name in BACKBONES:
+    with pytest.raises(ValueError, match="unknown backbone 'resnet5o'") as info:
+        build_model("resnet5o", 150)
+    for name in PAPER_BACKBONES:
         assert name in str(info.value)
     with pytest.raises(ValueError, match="valid choices: xception, efficientnetv2b0"):
-        resolve_weights("vgg16")
+        resolve_weights("vgg17")
     with pytest.raises(ValueError, match="valid choices"):
-        keras_cache_file("EfficientNetV2B0")  # case matters
+        keras_cache_file("EfficientNetV2B9")
+    # names are case-insensitive now; a backbone the registry declares no file for has none
+    assert keras_cache_file("EfficientNetV2B0") == keras_cache_file("efficientnetv2b0")
+    assert keras_cache_file("resnet50") is None
 
 
 @pytest.mark.parametrize("backbone, smallest", [("xception", 71), ("efficientnetv2b0", 32),
@@ -117,39 +122,92 @@ def tiny_trained(tmp_path_factory):
     return model, tmp_path_factory.mktemp("saved")
 
 
+X32 = RNG.integers(0, 256, (3, 32, 32, 3)).astype("float32")
+
+
 def test_weights_file_round_trip(tiny_trained):
     model, folder = tiny_trained
-    x = RNG.integers(0, 256, (3, 32, 32, 3)).astype("float32")
-    expected = np.asarray(model(x, training=False))
+    expected = np.asarray(model(X32, training=False))
 
     weights = folder / "tiny.weights.h5"
     model.save_weights(weights)
     keras.utils.set_random_seed(99)  # a different initialisation, overwritten by the file
     again = build_model("efficientnetv2b0", 32, weights=str(weights),
                         class_names=("text", "no_text"))
-    assert np.allclose(np.asarray(again(x, training=False)), expected, atol=1e-6)
+    assert np.allclose(np.asarray(again(X32, training=False)), expected, atol=1e-6)
     assert again.class_names == ["text", "no_text"]
     fresh = build_model("efficientnetv2b0", 32, weights=None, class_names=("text", "no_text"))
-    assert not np.allclose(np.asarray(fresh(x, training=False)), expected, atol=1e-3)
+    assert not np.allclose(np.asarray(fresh(X32, training=False)), expected, atol=1e-3)
 
 
-def test_whole_model_round_trip(tiny_trained):
+def test_whole_model_round_trip_keeps_class_names_inside_the_file(tiny_trained):
     model, folder = tiny_trained
-    x = RNG.integers(0, 256, (3, 32, 32, 3)).astype("float32")
-    expected = np.asarray(model(x, training=False))
+    expected = np.asarray(model(X32, training=False))
 
     path = save_model(model, folder / "sub" / "tiny.keras")
-    assert path.is_file()
-    assert (folder / "sub" / "tiny.keras.classes.txt").read_text() == "text\nno_text\n"
+    assert path == folder / "sub" / "tiny.keras" and path.is_file()
+    # the names travel inside the .keras zip: no sidecar, no temporary file left behind
+    assert sorted(p.name for p in path.parent.iterdir()) == ["tiny.keras"]
+    with zipfile.ZipFile(path) as archive:
+        assert json.loads(archive.read(CLASS_NAMES_ENTRY)) == {"class_names": ["text", "no_text"]}
     loaded = load_model(str(path))
     assert loaded.class_names == ["text", "no_text"]
     assert loaded.input_shape == (None, 32, 32, 3)
-    assert np.allclose(np.asarray(loaded(x, training=False)), expected, atol=1e-6)
+    assert np.allclose(np.asarray(loaded(X32, training=False)), expected, atol=1e-6)
+    # moved elsewhere, it still knows its names; a stray sidecar does not override them
+    moved = folder / "elsewhere.keras"
+    moved.write_bytes(path.read_bytes())
+    (folder / "elsewhere.keras.classes.txt").write_text("wrong\nnames\n")
+    assert load_model(moved).class_names == ["text", "no_text"]
+    # plain Keras loads it too (the extra entry is ignored)
+    plain = keras.models.load_model(path, compile=False)
+    assert np.allclose(np.asarray(plain(X32, training=False)), expected, atol=1e-6)
 
-    (folder / "sub" / "tiny.keras.classes.txt").write_text("very sad\nnot sad\n")  # one per line
+
+def test_legacy_model_with_sidecar_names(tiny_trained):
+    """Files saved by earlier versions: plain Keras file, names in ``<path>.classes.txt``."""
+    model, folder = tiny_trained
+    path = folder / "legacy.keras"
+    model.save(path)  # what the old save_model wrote, without the names entry
+    sidecar = folder / "legacy.keras.classes.txt"
+    sidecar.write_text("very sad\nnot sad\n")  # one per line
     assert load_model(path).class_names == ["very sad", "not sad"]
-    (folder / "sub" / "tiny.keras.classes.txt").unlink()  # without the names file: generic names
+    sidecar.write_text("a\nb\nc\n")
+    with pytest.raises(ValueError, match="3 class names stored for a model with 2 outputs"):
+        load_model(path)
+    sidecar.unlink()  # without any names: generic ones
     assert load_model(path).class_names == ["class_0", "class_1"]
+
+
+def test_file_that_is_not_a_model(tmp_path):
+    text = tmp_path / "notes.keras"
+    text.write_text("this is not a model\n")
+    with pytest.raises(ValueError, match="cannot load model .*notes.keras"):
+        load_model(text)
+    archive = tmp_path / "empty.keras"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("readme.txt", "a zip, but no model")
+    with pytest.raises(ValueError, match="cannot load model"):
+        load_model(archive)
+
+
+def test_save_model_is_atomic(tiny_trained, monkeypatch):
+    """A save that fails half-way leaves the previous file as it was, and no temporary file."""
+    model, folder = tiny_trained
+    path = save_model(model, folder / "atomic" / "model.keras")
+    before = path.read_bytes()
+
+    def broken_save(filepath, *args, **kwargs):
+        with open(filepath, "wb") as f:
+            f.write(b"half a model")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(model, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        save_model(model, path)
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir()] == ["model.keras"]
+    assert load_model(path).class_names == ["text", "no_text"]
 
 
 def test_weights_file_errors(tiny_trained, tmp_path):
@@ -176,37 +234,51 @@ def keras_home(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(home))
     calls = []
 
-    def no_download(backbone, timeout):
-        calls.append((backbone, timeout))
+    def no_download(bb, timeout):
+        calls.append((bb.name, timeout))
         return "URLError: <urlopen error [Errno -3] Temporary failure in name resolution>"
 
-    monkeypatch.setattr(models, "_try_download", no_download)
+    monkeypatch.setattr(models, "_try_imagenet", no_download)
     return home, calls
 
 
 def test_keras_cache_file_honours_keras_home(keras_home, monkeypatch):
     home, _ = keras_home
-    for backbone in BACKBONES:
-        assert keras_cache_file(backbone) == home / "models" / IMAGENET_FILES[backbone][0]
+    for backbone in PAPER_BACKBONES:
+        assert keras_cache_file(backbone) == \
+            home / "models" / backbones.get(backbone).imagenet_file
     monkeypatch.delenv("KERAS_HOME")
     monkeypatch.setenv("HOME", str(home.parent / "user"))
     assert keras_cache_file("xception").parent == home.parent / "user" / ".keras" / "models"
 
 
-@pytest.mark.parametrize("backbone", BACKBONES)
+@pytest.mark.parametrize("backbone", PAPER_BACKBONES)
 def test_paper_policy_without_weights_says_where_and_how(keras_home, backbone):
     home, calls = keras_home
     with pytest.raises(WeightsUnavailable) as info:
         resolve_weights(backbone, policy="imagenet", download_timeout=3.0)
     message = str(info.value)
-    name, url = IMAGENET_FILES[backbone]
-    assert name in message                       # the file
+    bb = backbones.get(backbone)
+    assert bb.imagenet_file in message           # the file
     assert str(home / "models") in message       # where Keras looks for it
     assert "KERAS_HOME" in message
-    assert url in message and "name resolution" in message  # what was tried, and why it failed
-    assert "weights=<path to" in message         # way on 1: a path
+    assert bb.imagenet_url in message and "name resolution" in message  # what was tried, and why
+    assert "weights=<path>" in message           # way on 1: a path
     assert "pretrained=False" in message         # way on 2: from scratch
     assert calls == [(backbone, 3.0)]
+
+
+def test_other_backbone_without_weights(keras_home):
+    """A backbone outside the paper: Keras knows its file; the message says it could not get it."""
+    _, calls = keras_home
+    with pytest.raises(WeightsUnavailable, match="resnet50.*Keras could not download them.*"
+                                                 "name resolution.*pass a weights file as "
+                                                 "weights=<path>.*pretrained=False") as info:
+        resolve_weights("ResNet50", policy="imagenet")
+    assert "that file" not in str(info.value)  # no file was named
+    choice = resolve_weights("resnet50", policy="auto")
+    assert choice.source == "scratch" and "unavailable" in choice.note
+    assert calls == [("resnet50", 20.0)] * 2
 
 
 def test_demo_policy_falls_back_to_scratch_and_says_why(keras_home):
@@ -215,6 +287,7 @@ def test_demo_policy_falls_back_to_scratch_and_says_why(keras_home):
     assert choice.source == "scratch" and choice.weights is None and not choice.pretrained
     assert "from scratch" in choice.note and "unavailable" in choice.note
     assert "name resolution" in choice.note
+    assert choice.as_record() == {"source": "scratch", "pretrained": False, "note": choice.note}
     assert len(calls) == 1
 
 
@@ -247,7 +320,7 @@ def test_explicit_path_and_scratch_need_no_download(keras_home, tmp_path):
     assert calls == []
 
 
-def test_try_download_reports_failure_and_restores_socket_timeout(monkeypatch):
+def test_try_imagenet_reports_failure_and_restores_socket_timeout(monkeypatch):
     """The real download helper, with Keras's fetcher stubbed: a reason string, no exception."""
     seen = {}
 
@@ -257,11 +330,29 @@ def test_try_download_reports_failure_and_restores_socket_timeout(monkeypatch):
 
     monkeypatch.setattr(keras.utils, "get_file", failing_get_file)
     before = socket.getdefaulttimeout()
-    reason = models._try_download("xception", timeout=2.5)
+    xception = backbones.get("xception")
+    reason = models._try_imagenet(xception, timeout=2.5)
     assert reason == "OSError: network is unreachable"
-    assert seen == {"name": IMAGENET_FILES["xception"][0], "url": IMAGENET_FILES["xception"][1],
+    assert seen == {"name": xception.imagenet_file, "url": xception.imagenet_url,
                     "subdir": "models", "timeout": 2.5}
     assert socket.getdefaulttimeout() == before
 
     monkeypatch.setattr(keras.utils, "get_file", lambda *a, **k: "/somewhere/file.h5")
-    assert models._try_download("xception", timeout=2.5) is None
+    assert models._try_imagenet(xception, timeout=2.5) is None
+
+
+def test_try_imagenet_of_other_backbone_asks_keras_to_build_it(monkeypatch):
+    """Without a declared file, Keras fetches the weights while building the application."""
+    built = {}
+
+    def fake_resnet(**kwargs):
+        built.update(kwargs, timeout=socket.getdefaulttimeout())
+        raise ValueError("no network")
+
+    monkeypatch.setattr(keras.applications, "ResNet50", fake_resnet)
+    before = socket.getdefaulttimeout()
+    assert models._try_imagenet(backbones.get("resnet50"), timeout=1.5) == \
+        "ValueError: no network"
+    assert built == {"include_top": False, "weights": "imagenet", "input_shape": (75, 75, 3),
+                     "timeout": 1.5}
+    assert socket.getdefaulttimeout() == before

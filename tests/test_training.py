@@ -1,10 +1,10 @@
-"""Input pipeline, image cache, a tiny training run and resuming an interrupted one.
+"""Input pipeline, a tiny training run, resuming an interrupted one, and the training helpers.
 
 The training runs use EfficientNetV2-B0 at 32 px on 64 random images: small enough for two shared
 CPU cores, yet the real backbone with its stochastic depth, so the resume test exercises the
 dropout reseeding and the per-epoch batch order that make a resumed run match an uninterrupted one.
 (Graph tracing dominates: each ``train_model`` call costs about a minute on a busy machine.)
-(Split determinism is tested with the datasets, in ``test_datasets.py::test_stratified_split``.)
+(Split determinism is tested with the manifests, in ``tests/data/``.)
 """
 from __future__ import annotations
 
@@ -14,11 +14,10 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
 
-from sadutils import models, training
-from sadutils.training import (TrainResult, cached_images, decode_images, make_dataset,
-                               predict_proba, set_seeds, train_model)
+from sadutils import models, settings, training
+from sadutils.inference import predict_proba
+from sadutils.training import TrainResult, make_dataset, set_seeds, train_model
 
 
 # ---------------------------------------------------------------------------- make_dataset
@@ -103,69 +102,6 @@ def test_dataset_rejects_mismatched_lengths():
     images, labels = _indexed_images()
     with pytest.raises(ValueError, match="37 images but 36 labels"):
         make_dataset(images, labels[:-1], BATCH)
-
-
-# ---------------------------------------------------------------------------- decode and cache
-
-@pytest.fixture
-def image_files(tmp_path):
-    """Four good images of different sizes and formats, an empty file and an HTML page."""
-    folder = tmp_path / "imgs"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    paths = []
-    for i, (size, ext) in enumerate([((40, 30), "png"), ((20, 50), "jpg"), ((16, 16), "png"),
-                                     ((64, 48), "jpg")]):
-        path = folder / f"good{i}.{ext}"
-        Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(path)
-        paths.append(path)
-    (folder / "empty.jpg").write_bytes(b"")
-    (folder / "page.png").write_text("<html><body>404 not found</body></html>")
-    paths.insert(1, folder / "empty.jpg")
-    paths.append(folder / "page.png")
-    return paths
-
-
-def test_decode_images_keeps_rows_aligned_and_lists_failures(image_files):
-    images, failed = decode_images(image_files, 24, workers=2)
-    assert images.shape == (6, 24, 24, 3) and images.dtype == np.uint8
-    assert [p for p, _ in failed] == sorted([str(image_files[1]), str(image_files[5])])
-    reasons = dict(failed)
-    assert "empty" in reasons[str(image_files[1])] and "HTML" in reasons[str(image_files[5])]
-    assert not images[1].any() and not images[5].any()  # failed rows are black
-    good = [0, 2, 3, 4]
-    assert all(images[i].any() for i in good)
-
-
-def test_cached_images_memory_maps_second_call(image_files, tmp_path):
-    cache = tmp_path / "cache"
-    first, failed = cached_images(image_files, 24, cache)
-    assert not isinstance(first, np.memmap)
-    assert len(failed) == 2 and all(isinstance(f, tuple) for f in failed)
-    assert len(list(cache.glob("*.npy"))) == 1 and not list(cache.glob("*.tmp.npy"))
-    second, failed_again = cached_images([str(p) for p in image_files], 24, cache)
-    assert isinstance(second, np.memmap)
-    assert np.array_equal(np.asarray(second), first)
-    assert failed_again == failed
-    reference, _ = decode_images(image_files, 24)
-    assert np.array_equal(first, reference)
-    # another size or another file list is another cache entry, not a stale hit
-    assert cached_images(image_files, 16, cache)[0].shape == (6, 16, 16, 3)
-    assert cached_images(image_files[:3], 24, cache)[0].shape == (3, 24, 24, 3)
-    assert len(list(cache.glob("*.npy"))) == 3
-
-
-# ---------------------------------------------------------------------------- inference
-
-def test_predict_proba_batches_match_one_call():
-    keras.utils.set_random_seed(0)
-    model = models.build_model("efficientnetv2b0", 32, weights=None)
-    x = np.random.default_rng(1).integers(0, 256, (7, 32, 32, 3), dtype=np.uint8)
-    p = predict_proba(model, x, batch_size=3)
-    assert p.shape == (7, 2) and p.dtype == np.float32
-    assert np.allclose(p, np.asarray(model(x.astype("float32"), training=False)), atol=1e-5)
-    assert np.allclose(p.sum(axis=1), 1.0, atol=1e-5)
-    assert predict_proba(model, x[:0]).shape == (0, 2)
 
 
 # ---------------------------------------------------------------------------- training and resume
@@ -265,13 +201,8 @@ def test_resume_after_interruption_matches_uninterrupted_run(uninterrupted, tmp_
         assert np.allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
-
 def test_refresh_batchnorm_statistics_uses_the_data():
-    import keras
-
-    from sadutils.models import build_model
-
-    model = build_model("efficientnetv2b0", 32, None)
+    model = models.build_model("efficientnetv2b0", 32, None)
     images = np.random.default_rng(3).integers(0, 256, (24, 32, 32, 3)).astype(np.uint8)
     bns = [layer for layer in training._all_layers(model)
            if isinstance(layer, keras.layers.BatchNormalization)]
@@ -290,3 +221,57 @@ def test_refresh_batchnorm_statistics_uses_the_data():
                                rtol=1e-3, atol=1e-4)
     assert [layer.momentum for layer in bns] == momenta  # restored
     assert all(np.array_equal(a, w.numpy()) for a, w in zip(kernel_before, model.trainable_weights))
+
+
+# ---------------------------------------------------------------------------- helpers
+
+def test_make_optimizer_and_its_choices():
+    assert training.OPTIMIZERS == settings.OPTIMIZERS  # what settings accept, training builds
+    adagrad = training.make_optimizer("adagrad", 0.001)
+    adam = training.make_optimizer("adam", 0.01)
+    assert isinstance(adagrad, keras.optimizers.Adagrad)
+    assert isinstance(adam, keras.optimizers.Adam)
+    assert float(adagrad.learning_rate) == pytest.approx(0.001)
+    assert float(adam.learning_rate) == pytest.approx(0.01)
+    with pytest.raises(ValueError, match="unknown optimizer 'sgd'; valid choices: adagrad, adam"):
+        training.make_optimizer("sgd", 0.1)
+
+
+@pytest.fixture
+def restore_policy():
+    before = keras.mixed_precision.global_policy().name
+    yield
+    keras.mixed_precision.set_global_policy(before)
+
+
+def test_configure_precision(restore_policy):
+    assert training.configure_precision("mixed_bfloat16") == "mixed_bfloat16"
+    assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+    expected = "mixed_float16" if training.gpu_count() else "float32"
+    assert training.configure_precision("auto") == expected
+    assert keras.mixed_precision.global_policy().name == expected
+    with pytest.raises(ValueError, match="unknown precision 'half'; valid choices: auto"):
+        training.configure_precision("half")
+    assert keras.mixed_precision.global_policy().name == expected  # a refused value changes nothing
+
+
+def test_set_seeds_makes_draws_repeat():
+    set_seeds(5)
+    first = (np.random.rand(3), np.asarray(keras.random.uniform((3,))))
+    set_seeds(5)
+    again = (np.random.rand(3), np.asarray(keras.random.uniform((3,))))
+    assert np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1])
+    set_seeds(6)
+    assert not np.array_equal(np.random.rand(3), first[0])
+    assert set_seeds(5, deterministic=False) is False
+    assert set_seeds(5) is (training.gpu_count() == 0)
+
+
+def test_all_layers_includes_nested_models():
+    inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="inner_dense")],
+                             name="inner")
+    inputs = keras.Input((4,))
+    outer = keras.Model(inputs, keras.layers.Dense(2, name="outer_dense")(inner(inputs)))
+    names = [layer.name for layer in training._all_layers(outer)]
+    assert "inner" in names and "inner_dense" in names and "outer_dense" in names
+    assert names.index("inner_dense") == names.index("inner") + 1

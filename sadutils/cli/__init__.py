@@ -1,0 +1,113 @@
+"""The ``sadutils`` command line: one subcommand per task of the companion.
+
+:data:`COMMANDS` lists each subcommand once: the module that runs it (a ``cmd_<name>(args)``
+function there) and its arguments (in :mod:`sadutils.cli.arguments`). A command's module is
+imported only when the command is chosen, so ``sadutils index`` does not start TensorFlow. To
+add a command, write its two functions and add a line to :data:`COMMANDS`.
+
+Mistakes a user can make (a missing folder, a malformed dataset file, a bad parameter) end as
+one line ``sadutils: error: <message>`` on stderr and exit status 2, never a traceback;
+anything else is a bug and propagates with its traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from importlib.metadata import PackageNotFoundError, version
+
+from . import arguments
+
+#: Subcommand -> (module running it, function declaring its arguments, one-line summary).
+COMMANDS = {
+    "demo-data": ("data_commands", arguments.demo_data,
+                  "Generate the synthetic demo datasets and download the WEBEmo-like images "
+                  "(resumable)."),
+    "index": ("data_commands", arguments.index,
+              "Load a dataset folder: count images per label and list the files refused, "
+              "and why."),
+    "download-webemo": ("data_commands", arguments.download_webemo,
+                        "Download the images of a WEBEmo list file (resumable; every outcome "
+                        "logged)."),
+    "fetch": ("data_commands", arguments.fetch,
+              "Download and unpack a public dataset, or say how to get one behind a sign-up "
+              "page."),
+    "predict": ("model_commands", arguments.predict,
+                "Classify images with a saved model: each class's probability and the "
+                "predicted label."),
+    "reproduce": ("run_commands", arguments.reproduce,
+                  "Run the notebooks in order with papermill, skipping those whose inputs did "
+                  "not change."),
+    "tables": ("run_commands", arguments.tables,
+               "Print Tables 1-3: the paper's numbers beside the newest reproduced ones."),
+}
+
+#: Exceptions that mean "the user asked for something impossible", not "the code is broken".
+#: (FormatError, RecordError and ChecksumMismatch are ValueErrors.)
+USER_ERRORS = (FileNotFoundError, NotADirectoryError, ValueError)
+
+
+def _version() -> str:
+    try:
+        return version("sadutils")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line naming the valid choices."""
+
+    def error(self, message):
+        if message.endswith("required: COMMAND"):  # bare `sadutils`: list what it can do
+            message = f"choose a COMMAND: {', '.join(COMMANDS)}"
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser with every subcommand of :data:`COMMANDS`.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
+    parser = _Parser(
+        prog="sadutils",
+        description="Runnable companion to 'On recognizing emotion of sadness in images of a "
+                    "general nature using CNN': data, training and the paper's tables.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (_, add_arguments, summary) in COMMANDS.items():
+        p = sub.add_parser(name, help=summary, description=summary)
+        add_arguments(p)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the command line.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        The exit status: 0 done, 1 done with failures (e.g. unreadable images, a failed
+        notebook), 2 a usage or input error, 130 interrupted.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors: argparse has printed why
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    module = importlib.import_module(f".{COMMANDS[args.command][0]}", __name__)
+    run = getattr(module, "cmd_" + args.command.replace("-", "_"))
+    try:
+        return run(args)
+    except USER_ERRORS as exc:
+        print(f"sadutils: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sadutils: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,97 @@
+"""The arguments of every ``sadutils`` subcommand, declared without importing what runs them.
+
+Declaring a command's arguments here costs nothing at start-up; the module that runs it (and
+imports TensorFlow, papermill, ...) is loaded only when that command is chosen.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..config import DATASETS, PROFILES
+from ..data.fetch import FETCH_CHOICES
+from ..workspace import data_home
+
+
+def demo_data(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help=f"output folder (default {data_home() / 'demo'})")
+    p.add_argument("--seed", type=int, default=1234, help="random seed (default 1234)")
+    p.add_argument("--scale", type=float, default=1.0,
+                   help="multiplies every image count (default 1.0, about 3,500 images)")
+    p.add_argument("--force", action="store_true", help="rebuild even if the data is ready")
+
+
+def index(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dataset", metavar="DATASET", choices=DATASETS,
+                   help=f"one of {', '.join(DATASETS)}")
+    p.add_argument("root", type=Path, metavar="ROOT", help="the dataset's folder")
+    p.add_argument("--out", type=Path, metavar="CSV", help="save the manifest as this CSV")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--no-check", dest="check", action="store_false",
+                   help="do not open every image to check it (much faster)")
+    p.add_argument("--include-confusion", action="store_true", default=None,
+                   help="webemo: count 'confusion' as sadness")
+    p.add_argument("--label-from", choices=("folder", "argmax"), default=None,
+                   help="emotion6 (Cornell): binary label from the folder (default) or the "
+                        "argmax of ground_truth.txt")
+    p.add_argument("--layout", choices=("auto", "cornell", "panda"), default=None,
+                   help="emotion6: which dataset of that name (default auto)")
+
+
+def download_webemo(p: argparse.ArgumentParser) -> None:
+    p.add_argument("list_file", type=Path, metavar="LIST", help="train25.txt or test25.txt")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="folder for images/ and downloads.csv (the WEBEmo root)")
+    p.add_argument("--sample-sadness", type=int, metavar="N",
+                   help="draw N sadness URLs at random (give --sample-others too)")
+    p.add_argument("--sample-others", type=int, metavar="N", help="draw N others URLs at random")
+    p.add_argument("--seed", type=int, default=1234, help="seed of the sample (default 1234)")
+    p.add_argument("--workers", type=int, default=16, help="parallel downloads (default 16)")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
+    p.add_argument("--retries", type=int, default=3, help="retries of transient failures (default 3)")
+    p.add_argument("--include-confusion", action="store_true",
+                   help="count 'confusion' as sadness when sampling")
+
+
+def fetch(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dataset", metavar="DATASET", choices=FETCH_CHOICES,
+                   help=f"one of {', '.join(FETCH_CHOICES)}")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="the dataset's folder")
+    p.add_argument("--force", action="store_true", help="download again even if done")
+
+
+def predict(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", type=Path, metavar="MODEL",
+                   help="a .keras model saved by sadutils (it holds its class names)")
+    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE",
+                   help="image files, or folders searched recursively for image files")
+    p.add_argument("--json", action="store_true",
+                   help='one JSON object per image and line: {"path", "probabilities", "label"}, '
+                        'or {"path", "error"} for a file that cannot be read')
+    p.add_argument("--batch-size", type=int, default=32, metavar="N",
+                   help="images decoded and classified at a time (default 32)")
+
+
+def reproduce(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", choices=PROFILES, default="demo",
+                   help="demo: synthetic data, small settings (default); paper: the real data")
+    p.add_argument("--force", action="store_true",
+                   help="run every notebook even if its inputs did not change")
+    p.add_argument("--only", nargs="+", metavar="NAME",
+                   help="run only these notebooks (e.g. 04_cross_dataset, 03_train or "
+                        "03_train-xception); the ones they depend on are not run")
+    p.add_argument("--backbones", nargs="+", metavar="NAME",
+                   help="the backbones notebook 03 runs for (default the paper's four; any "
+                        "keras.applications classifier, e.g. resnet50)")
+    p.add_argument("-p", "--parameter", dest="overrides", action="append", default=[],
+                   metavar="NOTEBOOK:NAME=VALUE",
+                   help="set a parameter of a notebook (repeatable), e.g. "
+                        "-p 04_cross_dataset:sadness_fraction=0.33 -p 03_train:epochs=2")
+
+
+def tables(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", choices=PROFILES, default="demo",
+                   help="whose records to show (default demo)")
+    p.add_argument("--format", dest="fmt", choices=("markdown", "csv"), default="markdown",
+                   help="output format (default markdown)")

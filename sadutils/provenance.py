@@ -1,0 +1,126 @@
+"""Where, when and with what a run happened: commit, versions, hardware.
+
+Every results record carries this (:mod:`sadutils.records`), and so does every benchmark file,
+so that two numbers from different machines, versions or commits can be told apart.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from .workspace import repo_root
+
+#: Distributions whose versions a record names (key in the record -> distribution name).
+VERSIONED = (("tensorflow", "tensorflow"), ("keras", "keras"), ("numpy", "numpy"),
+             ("pandas", "pandas"), ("sklearn", "scikit-learn"), ("pillow", "pillow"),
+             ("sadutils", "sadutils"))
+
+
+def git(*args: str, cwd: Path | None = None) -> str | None:
+    """The output of a git command in the checkout, or None (no git, not a checkout, error).
+
+    Parameters
+    ----------
+    *args : str
+        Arguments after ``git``.
+    cwd : path, optional
+        Default :func:`sadutils.workspace.repo_root`.
+
+    Returns
+    -------
+    str or None
+    """
+    try:
+        done = subprocess.run(["git", "--no-optional-locks", *args], cwd=cwd or repo_root(),
+                              capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def version(distribution: str) -> str | None:
+    """The installed version of a distribution, or None when it is not installed."""
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def memory_bytes() -> int | None:
+    """Physical memory of this machine, or None where the OS does not say."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _gpus() -> list[str] | None:
+    """GPU names seen by TensorFlow, only when the caller has imported TensorFlow (else None)."""
+    tf = sys.modules.get("tensorflow")
+    if tf is None:
+        return None
+    try:
+        return [d.name for d in tf.config.list_physical_devices("GPU")]
+    except Exception:  # noqa: BLE001 - provenance must never break a run
+        return None
+
+
+def commit() -> tuple[str | None, bool | None]:
+    """The checkout's commit and whether tracked files differ from it (None, None outside git).
+
+    Returns
+    -------
+    tuple
+        ``(commit, dirty)``.
+    """
+    head = git("rev-parse", "HEAD")
+    head = head.strip() if head else None
+    if not head:
+        return None, None
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return head, None if status is None else bool(status.strip())
+
+
+def provenance(seed: int | None = None, manifest_hash: str | None = None,
+               wall_time_s: float | None = None) -> dict:
+    """The ``provenance`` field of a results record.
+
+    Parameters
+    ----------
+    seed : int, optional
+    manifest_hash : str, optional
+        :func:`sadutils.data.manifests.manifest_hash` of the data the run used.
+    wall_time_s : float, optional
+
+    Returns
+    -------
+    dict
+        ``git_commit``, ``git_dirty``, ``created_at`` (UTC, ISO 8601), ``seed``,
+        ``manifest_hash``, ``versions``, ``hardware`` and ``wall_time_s``.
+    """
+    head, dirty = commit()
+    versions = {"python": platform.python_version()}
+    versions.update({key: version(dist) for key, dist in VERSIONED})
+    hardware = {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or None,
+        "cpu_count": os.cpu_count(),
+        "memory_bytes": memory_bytes(),
+        "gpus": _gpus(),
+    }
+    return {
+        "git_commit": head,
+        "git_dirty": dirty,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "seed": seed,
+        "manifest_hash": manifest_hash,
+        "versions": versions,
+        "hardware": hardware,
+        "wall_time_s": None if wall_time_s is None else float(wall_time_s),
+    }

@@ -1,0 +1,245 @@
+"""Run settings and notebook parameters, checked in one declared place.
+
+:class:`TrainSettings` is the recipe of a training run (the profile's values with the caller's
+overrides). :data:`PARAMETERS` declares every parameter a notebook's ``parameters`` cell may
+hold, with its type and allowed values; :func:`check_parameters` checks a notebook's values
+against it in its first code cell, and ``sadutils reproduce`` checks ``-p`` overrides against it
+before any notebook runs, so a bad value is named at once, with what was expected.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from numbers import Real
+
+from .config import DATASETS, PROFILES, Profile, get_profile
+
+#: Optimisers a run can use (the paper's is Adagrad).
+OPTIMIZERS = ("adagrad", "adam")
+#: The text filter's threshold that removes the paper's share of images instead of a number.
+MATCH_PAPER = "match_paper"
+
+
+# ---------------------------------------------------------------------------- value checks
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """What one notebook parameter accepts.
+
+    Attributes
+    ----------
+    kind : str
+        ``int``, ``positive`` (a number > 0), ``probability`` (a number within 0..1),
+        ``bool``, ``str``, ``path``, ``choice``, ``threshold`` (a probability or
+        ``"match_paper"``), ``fraction`` or ``seeds``.
+    optional : bool
+        Whether None is allowed (it means "the profile's value").
+    minimum : float, optional
+        Smallest allowed value of an ``int`` or ``float``.
+    choices : tuple, optional
+        The allowed values of a ``choice``.
+    """
+
+    kind: str
+    optional: bool = True
+    minimum: float | None = None
+    choices: tuple = ()
+
+    def expected(self) -> str:
+        """What the parameter accepts, in words."""
+        text = {
+            "int": "an integer", "positive": "a number > 0",
+            "probability": "a number within 0..1", "bool": "True or False",
+            "str": "a string", "path": "a path (string)",
+            "choice": "one of " + ", ".join(map(str, self.choices)),
+            "threshold": f"a number within 0..1 or {MATCH_PAPER!r}",
+            "fraction": "a number strictly between 0 and 1, 'natural', or a dict of them by "
+                        "test set",
+            "seeds": "an integer >= 1 (how many seeds) or a list of integer seeds",
+        }[self.kind]
+        if self.minimum is not None:
+            text += f" >= {self.minimum:g}"
+        return text + (", or None" if self.optional else "")
+
+    def accepts(self, value) -> bool:
+        """Whether ``value`` is allowed."""
+        if value is None:
+            return self.optional
+        kind = self.kind
+        if kind == "int":
+            ok = _is_int(value)
+        elif kind == "positive":
+            return _is_real(value) and value > 0
+        elif kind == "probability":
+            return _is_real(value) and 0 <= value <= 1
+        elif kind == "bool":
+            return isinstance(value, bool)
+        elif kind in ("str", "path"):
+            return isinstance(value, str) and value != ""
+        elif kind == "choice":
+            return isinstance(value, str) and value in self.choices
+        elif kind == "threshold":
+            return value == MATCH_PAPER or (_is_real(value) and 0 <= value <= 1)
+        elif kind == "fraction":
+            if isinstance(value, dict):
+                return all(k in DATASETS and Parameter("fraction").accepts(v)
+                           for k, v in value.items())
+            return value in ("natural", "all") or (_is_real(value) and 0 < value < 1)
+        elif kind == "seeds":
+            if isinstance(value, (list, tuple)):
+                return bool(value) and all(_is_int(v) and v >= 0 for v in value)
+            return _is_int(value) and value >= 1
+        else:
+            raise ValueError(f"unknown parameter kind {kind!r}")
+        return ok and (self.minimum is None or value >= self.minimum)
+
+
+#: Every parameter a notebook of the companion may declare, and what it accepts.
+PARAMETERS = {
+    "profile": Parameter("choice", optional=False, choices=PROFILES),
+    "backbone": Parameter("str", optional=False),
+    "pretrained": Parameter("bool", optional=False),
+    "epochs": Parameter("int", minimum=1),
+    "batch_size": Parameter("int", minimum=1),
+    "image_size": Parameter("int", minimum=1),
+    "learning_rate": Parameter("positive"),
+    "seed": Parameter("int", minimum=0),
+    "weights": Parameter("path"),
+    "max_per_class": Parameter("int", minimum=1),
+    "threshold": Parameter("threshold"),
+    "sample_sadness": Parameter("int", minimum=0),
+    "sample_others": Parameter("int", minimum=0),
+    "sadness_fraction": Parameter("fraction"),
+    "text_filter": Parameter("bool", optional=False),
+    "text_threshold": Parameter("probability", optional=False),
+    "emotion6_layout": Parameter("choice", optional=False, choices=("auto", "cornell", "panda")),
+    "emotion6_label_from": Parameter("choice", optional=False, choices=("folder", "argmax")),
+    "include_no_pretrain": Parameter("bool", optional=False),
+    "data_root": Parameter("path"),
+    "results_root": Parameter("path"),
+    "unbiasedemo_root": Parameter("path"),
+    "emotion6_root": Parameter("path"),
+    "notebook_name": Parameter("str"),
+}
+
+
+def check_parameter(name: str, value) -> None:
+    """Refuse a value a notebook parameter does not accept.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`PARAMETERS`.
+    value : object
+
+    Raises
+    ------
+    ValueError
+        ``parameter <name> must be <expected>, got <value>``; also for an undeclared name.
+    """
+    spec = PARAMETERS.get(name)
+    if spec is None:
+        raise ValueError(f"unknown parameter {name!r}; declared parameters: "
+                         f"{', '.join(PARAMETERS)}")
+    if not spec.accepts(value):
+        raise ValueError(f"parameter {name} must be {spec.expected()}, got {value!r}")
+
+
+def check_parameters(namespace: dict) -> None:
+    """Check the declared parameters found in a notebook's namespace (its ``globals()``).
+
+    Parameters
+    ----------
+    namespace : dict
+        ``name -> value``; names that :data:`PARAMETERS` does not declare are ignored.
+
+    Raises
+    ------
+    ValueError
+        Naming the first bad parameter and what it accepts.
+    """
+    for name in PARAMETERS:
+        if name in namespace:
+            check_parameter(name, namespace[name])
+
+
+# ---------------------------------------------------------------------------- the recipe
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """The recipe of one training run.
+
+    Attributes
+    ----------
+    image_size, epochs, batch_size : int
+    learning_rate : float
+    optimizer : str
+        One of :data:`OPTIMIZERS`.
+    seed : int
+    refresh_batchnorm : bool
+        Recompute BatchNorm statistics on the training images after training.
+    """
+
+    image_size: int
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    optimizer: str
+    seed: int
+    refresh_batchnorm: bool
+
+    @classmethod
+    def resolve(cls, profile, **overrides) -> "TrainSettings":
+        """The profile's recipe with the caller's overrides (None: keep the profile's value).
+
+        Parameters
+        ----------
+        profile : str or Profile
+        **overrides
+            ``image_size``, ``epochs``, ``batch_size``, ``learning_rate``, ``optimizer``,
+            ``seed``.
+
+        Returns
+        -------
+        TrainSettings
+
+        Raises
+        ------
+        ValueError
+            For an unknown override or a value of the wrong type or range, naming it.
+        """
+        prof = profile if isinstance(profile, Profile) else get_profile(profile)
+        values = dict(image_size=prof.image_size, epochs=prof.epochs, batch_size=prof.batch_size,
+                      learning_rate=prof.learning_rate, optimizer=prof.optimizer,
+                      seed=prof.seed, refresh_batchnorm=prof.refresh_batchnorm)
+        unknown = set(overrides) - set(values)
+        if unknown:
+            raise ValueError(f"unknown setting(s) {', '.join(sorted(unknown))}; settings: "
+                             f"{', '.join(values)}")
+        for name, value in overrides.items():
+            if value is None:
+                continue
+            if name == "optimizer":
+                if value not in OPTIMIZERS:
+                    raise ValueError(f"unknown optimizer {value!r}; valid choices: "
+                                     f"{', '.join(OPTIMIZERS)}")
+            elif name == "refresh_batchnorm":
+                if not isinstance(value, bool):
+                    raise ValueError(f"setting refresh_batchnorm must be True or False, got "
+                                     f"{value!r}")
+            else:
+                check_parameter(name, value)
+            values[name] = value
+        return cls(**values)
+
+    def as_params(self) -> dict:
+        """The settings as the ``params`` of a results record."""
+        return asdict(self)

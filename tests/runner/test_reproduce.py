@@ -1,0 +1,276 @@
+"""The notebook runner (``sadutils reproduce``) on tiny throwaway notebooks.
+
+The runner is given its own graph of four small notebooks, a -> b, a -> c, b + c -> d, each of
+which appends a line to a log file (REPRO_LOG) when it runs, so the tests see exactly which
+notebooks ran and in which order. None of these runs reads a dataset, so no demo data is made.
+The last tests use the real notebooks folder, but only to check that bad requests are refused
+before anything runs.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+
+import jupytext
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from sadutils.cli import main
+from sadutils.runner import execute as rp
+from sadutils.runner.steps import NotebookRun
+from sadutils.workspace import Workspace
+
+
+RUNS = [
+    NotebookRun("a", "a"),
+    NotebookRun("b", "b", {}, ("a",)),
+    NotebookRun("c", "c", {"y": 3}, ("a",)),
+    NotebookRun("d", "d", {}, ("b", "c")),
+]
+
+
+def _notebook(name: str, extra_params: str = "") -> nbformat.NotebookNode:
+    params = new_code_cell(f'profile = "demo"\ny = 1\nfail = False\n{extra_params}')
+    params.metadata["tags"] = ["parameters"]
+    nb = new_notebook(cells=[
+        new_markdown_cell(f"# Notebook {name}"),
+        params,
+        new_code_cell("import os\n"
+                      "with open(os.environ['REPRO_LOG'], 'a') as fh:\n"
+                      f"    fh.write(f'{name} {{profile}} {{y}}\\n')"),
+        new_code_cell(f"assert not fail, 'boom in {name}'"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    return nb
+
+
+def _use(folder, monkeypatch) -> Workspace:
+    """Point SADUTILS_DATA / SADUTILS_RESULTS and the log at ``folder``; its demo workspace."""
+    monkeypatch.setenv("SADUTILS_DATA", str(folder / "data"))
+    monkeypatch.setenv("SADUTILS_RESULTS", str(folder / "results"))
+    monkeypatch.setenv("REPRO_LOG", str(folder / "log.txt"))
+    return Workspace.create("demo")
+
+
+def _options(folder, **changes) -> dict:
+    return {"runs": RUNS, "notebooks": folder / "notebooks", "executed": folder / "executed",
+            "echo": lambda *a: None, **changes}
+
+
+def _log(folder) -> list[str]:
+    path = folder / "log.txt"
+    return path.read_text().split("\n")[:-1] if path.is_file() else []
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory):
+    """A folder where every notebook has run once: ``(folder, result)``."""
+    folder = tmp_path_factory.mktemp("repro")
+    (folder / "notebooks").mkdir()
+    for name in "abcd":
+        nbformat.write(_notebook(name, "notebook_name = None\n" if name == "d" else ""),
+                       str(folder / "notebooks" / f"{name}.ipynb"))
+    mp = pytest.MonkeyPatch()
+    try:
+        ws = _use(folder, mp)
+        result = rp.reproduce(ws, **_options(folder))
+    finally:
+        mp.undo()
+    return folder, result
+
+
+@pytest.fixture
+def folder(baseline, tmp_path, monkeypatch):
+    """A private copy of the baseline folder, its log emptied, set as the test's environment."""
+    copy = tmp_path / "copy"
+    shutil.copytree(baseline[0], copy)
+    (copy / "log.txt").unlink()
+    _use(copy, monkeypatch)
+    return copy
+
+
+@pytest.fixture
+def ws(folder) -> Workspace:
+    return Workspace.create("demo")
+
+
+def test_runs_in_order_and_writes_executed_notebooks(baseline):
+    folder, result = baseline
+    assert result.ok and result.profile == "demo"
+    assert [(o.name, o.status) for o in result.outcomes] == [(n, "ran") for n in "abcd"]
+    assert all(o.reason == "never run" for o in result.outcomes)
+    assert _log(folder) == ["a demo 1", "b demo 1", "c demo 3", "d demo 1"]
+    for name in "abcd":
+        executed = nbformat.read(str(folder / "executed" / f"{name}.ipynb"), as_version=4)
+        assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+    state_file = folder / "results" / "demo" / "reproduce.json"
+    assert result.state_file == state_file
+    state = json.loads(state_file.read_text())
+    assert {k: v["status"] for k, v in state["runs"].items()} == dict.fromkeys("abcd", "ok")
+    # A notebook declaring a `notebook_name` parameter is told its run's name.
+    d = nbformat.read(str(folder / "executed" / "d.ipynb"), as_version=4)
+    injected = next(c for c in d.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert 'notebook_name = "d"' in injected.source
+    # Runs that read no dataset: no demo data was generated.
+    assert not (folder / "data").exists()
+    assert list(result.table()["status"]) == ["ran"] * 4
+
+
+def test_second_call_skips_everything(ws, folder):
+    lines = []
+    result = rp.reproduce(ws, **_options(folder, echo=lines.append))
+    assert [o.status for o in result.outcomes] == ["skipped"] * 4
+    assert _log(folder) == []
+    assert sum(line.endswith(": skip (up to date)") for line in lines) == 4
+    summary = lines[-1]
+    assert summary.startswith("Summary (profile demo):") and "4 skipped" in summary
+    assert summary == rp.summary(result)
+
+
+def test_changing_a_parameter_reruns_it_and_its_dependents_only(ws, folder):
+    result = rp.reproduce(ws, overrides=["b:y=2"], **_options(folder))
+    assert {o.name: o.status for o in result.outcomes} == \
+        {"a": "skipped", "b": "ran", "c": "skipped", "d": "ran"}
+    assert result.by_name()["b"].reason == "parameters changed"
+    assert result.by_name()["d"].reason == "upstream results changed"
+    assert _log(folder) == ["b demo 2", "d demo 1"]
+    # Back to the default: b runs again (its inputs changed back), and d after it.
+    again = rp.reproduce(ws, **_options(folder))
+    assert [o.name for o in again.outcomes if o.status == "ran"] == ["b", "d"]
+    # An override as a tuple works the same.
+    tupled = rp.reproduce(ws, overrides=[("c", "y", 7)], **_options(folder))
+    assert [o.name for o in tupled.outcomes if o.status == "ran"] == ["c", "d"]
+    assert _log(folder)[-2:] == ["c demo 7", "d demo 1"]
+
+
+def test_only_and_force(ws, folder):
+    result = rp.reproduce(ws, only=["c"], force=True, **_options(folder))
+    assert [(o.name, o.status, o.reason) for o in result.outcomes] == [("c", "ran", "forced")]
+    assert _log(folder) == ["c demo 3"]
+    # c ran again, so d (which reads c's results) is out of date; b and a are not.
+    result = rp.reproduce(ws, **_options(folder))
+    assert [o.name for o in result.outcomes if o.status == "ran"] == ["d"]
+    assert result.by_name()["d"].reason == "upstream results changed"
+
+
+def test_missing_executed_notebook_or_state_runs_again(ws, folder):
+    (folder / "executed" / "d.ipynb").unlink()
+    result = rp.reproduce(ws, **_options(folder))
+    assert [(o.name, o.reason) for o in result.outcomes if o.status == "ran"] == \
+        [("d", "executed notebook missing")]
+    ws.state_file.write_text("{not json")
+    assert rp.read_state(ws.state_file, "demo") == {"version": rp.STATE_VERSION,
+                                                    "profile": "demo", "runs": {}}
+    result = rp.reproduce(ws, **_options(folder))
+    assert [o.reason for o in result.outcomes] == ["never run"] * 4
+
+
+def test_failure_names_notebook_and_cell_and_blocks_dependents(ws, folder, monkeypatch, capsys):
+    from sadutils.cli import run_commands
+
+    monkeypatch.setattr(run_commands, "reproduce",
+                        functools.partial(rp.reproduce, **_options(folder, echo=print)))
+    code = main(["reproduce", "-p", "b:fail=True", "-p", "c:y=5"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert _log(folder) == ["b demo 1", "c demo 5"]  # b failed after logging; c independent: ran
+    assert "[2/4] b: FAILED" in out
+    assert "cell 4 (`assert not fail, 'boom in b'`)" in out and "AssertionError" in out
+    assert "d: blocked (depends on b" in out
+    state = json.loads(ws.state_file.read_text())
+    assert state["runs"]["b"]["status"] == "failed"
+    executed = nbformat.read(str(folder / "executed" / "b.ipynb"), as_version=4)
+    outputs = [o for c in executed.cells for o in c.get("outputs", [])]
+    assert any(o.get("output_type") == "error" for o in outputs)
+    # Fixed: b runs again (last run failed), then d.
+    result = rp.reproduce(ws, **_options(folder))
+    assert [(o.name, o.status) for o in result.outcomes] == \
+        [("a", "skipped"), ("b", "ran"), ("c", "ran"), ("d", "ran")]
+    assert result.by_name()["b"].reason == "last run failed"
+
+
+def test_code_is_part_of_the_key(ws, folder, monkeypatch):
+    monkeypatch.setattr(rp, "package_fingerprint", lambda: "other code")
+    result = rp.reproduce(ws, only=["a"], **_options(folder))
+    assert [(o.name, o.status, o.reason) for o in result.outcomes] == \
+        [("a", "ran", "sadutils code changed")]
+
+
+def test_data_is_part_of_the_key_under_the_paper_profile(folder):
+    """A run that reads a dataset runs again when its folder changes (paper profile: nothing
+    is generated; the dataset folders are the workspace's)."""
+    runs = [NotebookRun("a", "a", {}, (), ("rgp",)), NotebookRun("b", "b", {}, ("a",))]
+    paper = Workspace.create("paper")
+    first = rp.reproduce(paper, **_options(folder, runs=runs))
+    assert [o.status for o in first.outcomes] == ["ran", "ran"]
+    assert _log(folder) == ["a paper 1", "b paper 1"]
+    assert [o.status for o in rp.reproduce(paper, **_options(folder, runs=runs)).outcomes] == \
+        ["skipped", "skipped"]
+    (paper.dataset_dir("rgp") / "natural_images").mkdir(parents=True)
+    (paper.dataset_dir("rgp") / "natural_images" / "x.jpg").write_bytes(b"123")
+    again = rp.reproduce(paper, **_options(folder, runs=runs))
+    assert [(o.status, o.reason) for o in again.outcomes] == \
+        [("ran", "data changed"), ("ran", "upstream results changed")]
+
+
+def test_demo_data_only_for_runs_that_read_data(ws, folder, monkeypatch):
+    made = []
+    monkeypatch.setattr(rp, "ensure_demo_data", lambda out, **k: made.append(out))
+    runs = [NotebookRun("a", "a", {}, (), ("webemo",)), *RUNS[1:]]
+    rp.reproduce(ws, only=["b"], **_options(folder, runs=runs))
+    assert made == []  # b reads nothing
+    rp.reproduce(ws, only=["a"], **_options(folder, runs=runs))
+    assert made == [ws.data]
+
+
+def test_paired_script_that_differs_is_reported(ws, folder):
+    nb = nbformat.read(str(folder / "notebooks" / "a.ipynb"), as_version=4)
+    nb.cells[2].source = "print('edited in the script only')"
+    jupytext.write(nb, str(folder / "notebooks" / "a.py"), fmt="py:percent")
+    lines = []
+    rp.reproduce(ws, only=["a"], **_options(folder, echo=lines.append))
+    assert any(line.startswith("warning: ") and "a.py and a.ipynb differ" in line
+               for line in lines)
+
+
+def test_bad_requests_fail_before_running_anything(ws, folder):
+    with pytest.raises(ValueError, match="no parameter.*nope.*parameters: fail, profile, y"):
+        rp.reproduce(ws, overrides=["b:nope=1"], **_options(folder))
+    with pytest.raises(ValueError, match="unknown notebook 'zz'.*valid names: a, b, c, d"):
+        rp.reproduce(ws, only=["zz"], **_options(folder))
+    with pytest.raises(ValueError, match="NOTEBOOK:NAME=VALUE"):
+        rp.reproduce(ws, overrides=["b=1"], **_options(folder))
+    with pytest.raises(ValueError, match="must come before"):
+        rp.reproduce(ws, **_options(folder, runs=RUNS[::-1]))
+    with pytest.raises(FileNotFoundError, match="needed by run e"):
+        rp.reproduce(ws, **_options(folder, runs=[*RUNS, NotebookRun("e", "e")]))
+    state = ws.state_file.read_text()
+    # A typed parameter (declared in sadutils.settings.PARAMETERS) is checked too.
+    nb = _notebook("a", "epochs = None\n")
+    nbformat.write(nb, str(folder / "notebooks" / "a.ipynb"))
+    with pytest.raises(ValueError, match="-p a:epochs: parameter epochs must be an integer"):
+        rp.reproduce(ws, overrides=["a:epochs=abc"], **_options(folder))
+    assert _log(folder) == [] and ws.state_file.read_text() == state
+
+
+def test_real_notebooks_bad_values_are_refused_before_anything_runs(isolated):
+    """The real graph and notebooks, with a bad ``-p``: refused before any notebook (or the
+    demo data) is touched."""
+    ws = Workspace.create("demo")
+    executed = isolated / "executed"
+    with pytest.raises(ValueError, match=r"-p 03_train:epochs: parameter epochs must be an "
+                                         r"integer >= 1.*got 'abc'"):
+        rp.reproduce(ws, only=["03_train"], overrides=["03_train:epochs=abc"],
+                     executed=executed)
+    with pytest.raises(ValueError, match="notebook 03_train has no parameter.*nope"):
+        rp.reproduce(ws, only=["03_train"], overrides=["03_train:nope=1"], executed=executed)
+    with pytest.raises(ValueError, match="unknown backbone 'notanet'.*valid choices"):
+        rp.reproduce(ws, only=["03_train"], backbones=["notanet"], executed=executed)
+    # The notebooks tell a bad type apart too: sadness_fraction must be a number or 'natural'.
+    with pytest.raises(ValueError, match="parameter sadness_fraction must be"):
+        rp.reproduce(ws, only=["04_cross_dataset"],
+                     overrides=["04_cross_dataset:sadness_fraction=2"], executed=executed)
+    assert not executed.exists() and not ws.state_file.exists() and not ws.data.exists()

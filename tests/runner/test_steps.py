@@ -1,0 +1,126 @@
+"""sadutils.runner.steps: the notebook graph read from notebooks/pipeline.yml, and ``-p`` values."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from sadutils.backbones import PAPER_BACKBONES
+from sadutils.runner import steps
+from sadutils.runner.steps import NotebookRun
+from sadutils.workspace import notebooks_dir
+
+PAPER_TRAIN_RUNS = [f"03_train-{b}" for b in PAPER_BACKBONES]
+
+
+def test_the_real_graph():
+    runs = steps.load_runs()
+    assert runs == steps.load_runs(notebooks_dir() / "pipeline.yml")
+    assert [r.name for r in runs] == ["01_text_classifier", "02_filtering", *PAPER_TRAIN_RUNS,
+                                      "05_no_pretrain", "04_cross_dataset"]
+    by_name = {r.name: r for r in runs}
+    assert by_name["01_text_classifier"].depends == ()
+    assert by_name["01_text_classifier"].datasets == ("cocotext", "rgp")
+    assert by_name["02_filtering"].depends == ("01_text_classifier",)
+    for backbone, name in zip(PAPER_BACKBONES, PAPER_TRAIN_RUNS):
+        run = by_name[name]
+        assert (run.notebook, run.parameters) == ("03_train", {"backbone": backbone})
+        assert run.depends == ("02_filtering",) and run.datasets == ("webemo",)
+    assert by_name["05_no_pretrain"].depends == ("02_filtering",)
+    assert by_name["05_no_pretrain"].parameters == {}
+    assert by_name["04_cross_dataset"].depends == ("01_text_classifier", *PAPER_TRAIN_RUNS,
+                                                   "05_no_pretrain")
+    assert by_name["04_cross_dataset"].datasets == ("unbiasedemo", "emotion6")
+    # every notebook of the graph exists
+    assert all((notebooks_dir() / f"{r.notebook}.ipynb").is_file() for r in runs)
+
+
+def test_other_backbones():
+    runs = {r.name: r for r in steps.load_runs(backbone_names=["resnet50"])}
+    assert [n for n in runs if n.startswith("03_train")] == ["03_train-resnet50"]
+    assert runs["03_train-resnet50"].parameters == {"backbone": "resnet50"}
+    assert "03_train-resnet50" in runs["04_cross_dataset"].depends
+    assert "03_train-xception" not in runs["04_cross_dataset"].depends
+    # names are normalised to the registry's
+    named = [r.name for r in steps.load_runs(backbone_names=["ResNet_50", "Xception"])]
+    assert named[2:4] == ["03_train-resnet50", "03_train-xception"]
+    with pytest.raises(ValueError, match="unknown backbone 'notanet'.*valid choices: xception"):
+        steps.load_runs(backbone_names=["notanet"])
+
+
+def _write(tmp_path, text: str):
+    path = tmp_path / "pipeline.yml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("text, message", [
+    ("steps:\n  - notebook: a\n    needs: [b]\n", "step 1: unknown key(s) needs"),
+    ("steps:\n  - notebook: a\n    reads: [imagenet]\n", "step 1: unknown dataset(s) imagenet"),
+    ("steps:\n  - notebook: a\n    after: [b]\n  - notebook: b\n",
+     "step 1: a runs after b, which is not an earlier step"),
+    ("steps:\n  - notebook: a\n    per: dataset\n", "step 1: 'per' must be one of backbone"),
+    ("steps:\n  - notebook: a\n  - notebook: b\n    after: a\n",
+     "step 2: 'after' must be a list of names"),
+    ("steps:\n  - reads: [webemo]\n", "step 1: each step needs 'notebook: <name>'"),
+    ("steps:\n  - notebook: a\n  - notebook: a\n", "two runs are named 'a'"),
+    ("notebooks: [a, b]\n", "expected a 'steps:' list"),
+    ("steps: [a\n", "cannot read the notebook graph"),
+])
+def test_malformed_graphs_name_the_file(tmp_path, text, message):
+    path = _write(tmp_path, text)
+    with pytest.raises(ValueError, match=re.escape(message)) as info:
+        steps.load_runs(path)
+    assert str(info.value).startswith(f"{path}")
+
+
+def test_missing_graph_file(tmp_path):
+    with pytest.raises(ValueError, match=re.escape(str(tmp_path / "nope.yml"))):
+        steps.load_runs(tmp_path / "nope.yml")
+
+
+def test_a_small_graph(tmp_path):
+    path = _write(tmp_path, "steps:\n  - notebook: prep\n    reads: [rgp]\n"
+                            "  - notebook: fit\n    per: backbone\n    after: [prep]\n"
+                            "  - notebook: sum\n    after: [fit, prep]\n")
+    runs = steps.load_runs(path, backbone_names=["xception", "efficientnetv2b0"])
+    assert runs == [
+        NotebookRun("prep", "prep", {}, (), ("rgp",)),
+        NotebookRun("fit-xception", "fit", {"backbone": "xception"}, ("prep",), ()),
+        NotebookRun("fit-efficientnetv2b0", "fit", {"backbone": "efficientnetv2b0"},
+                    ("prep",), ()),
+        NotebookRun("sum", "sum", {}, ("fit-xception", "fit-efficientnetv2b0", "prep"), ()),
+    ]
+
+
+def test_check_graph_and_match_runs():
+    runs = [NotebookRun("a", "a"), NotebookRun("b-x", "b", {"backbone": "x"}, ("a",)),
+            NotebookRun("b-y", "b", {"backbone": "y"}, ("a",))]
+    steps.check_graph(runs)
+    with pytest.raises(ValueError, match="'a' depends on b-x, which must come before it"):
+        steps.check_graph([NotebookRun("a", "a", {}, ("b-x",)), runs[1]])
+    with pytest.raises(ValueError, match="two runs are named 'a'"):
+        steps.check_graph([runs[0], runs[0]])
+    assert [r.name for r in steps.match_runs("b", runs, "--only")] == ["b-x", "b-y"]
+    assert [r.name for r in steps.match_runs("b-y.ipynb", runs, "--only")] == ["b-y"]
+    with pytest.raises(ValueError,
+                       match=r"unknown notebook 'c' in -p; valid names: a, b-x, b-y, b"):
+        steps.match_runs("c", runs, "-p")
+
+
+def test_parse_value():
+    assert [steps.parse_value(v) for v in ("0.33", "true", "None", "'x'", "abc", "[1, 2]",
+                                           "-2", "1/4", "{'emotion6': 1/2}", "os.sep", "1/0",
+                                           "FALSE", "null", " 3 ")] \
+        == [0.33, True, None, "x", "abc", [1, 2], -2, 0.25, {"emotion6": 0.5}, "os.sep", "1/0",
+            False, None, 3]
+
+
+def test_parse_override():
+    assert steps.parse_override("04_cross_dataset:sadness_fraction=1/3") == \
+        ("04_cross_dataset", "sadness_fraction", pytest.approx(1 / 3))
+    assert steps.parse_override(" 03_train : epochs =abc") == ("03_train", "epochs", "abc")
+    assert steps.parse_override("03_train:weights=a=b.h5") == ("03_train", "weights", "a=b.h5")
+    for bad in ("b=1", "03_train:epochs", ":epochs=1", "03_train:2x=1", "03_train:=1"):
+        with pytest.raises(ValueError, match="NOTEBOOK:NAME=VALUE"):
+            steps.parse_override(bad)

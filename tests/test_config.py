@@ -1,0 +1,39 @@
+"""The names every part agrees on, and the two profiles."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from sadutils import config
+from sadutils.config import DEMO, PAPER, check_choice, get_profile
+
+
+def test_class_names_in_index_order():
+    assert config.CLASS_NAMES == ("sadness", "others")
+    assert config.TEXT_CLASS_NAMES == ("text", "no_text")
+    assert config.DATASETS == ("webemo", "unbiasedemo", "emotion6", "cocotext", "rgp")
+
+
+def test_get_profile():
+    assert get_profile("paper") is PAPER and get_profile("demo") is DEMO
+    with pytest.raises(ValueError, match="unknown profile 'Paper'; valid choices: demo, paper"):
+        get_profile("Paper")
+
+
+def test_profiles_hold_the_papers_recipe():
+    assert (PAPER.image_size, PAPER.epochs, PAPER.batch_size, PAPER.learning_rate,
+            PAPER.optimizer, PAPER.split) == (150, 30, 32, 0.001, "adagrad", (0.70, 0.15, 0.15))
+    assert PAPER.sample == {"sadness": 8549, "others": 9971}
+    assert PAPER.weights_policy == "imagenet" and DEMO.weights_policy == "auto"
+    assert sum(DEMO.split) == pytest.approx(1.0) and sum(PAPER.split) == pytest.approx(1.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        PAPER.epochs = 1
+
+
+def test_check_choice():
+    check_choice("thing", "b", ("a", "b"))
+    with pytest.raises(ValueError, match=r"^unknown thing 'c'; valid choices: a, b$"):
+        check_choice("thing", "c", iter(["a", "b"]))
+    with pytest.raises(ValueError, match="unknown size 3; valid choices: 1, 2"):
+        check_choice("size", 3, (1, 2))
