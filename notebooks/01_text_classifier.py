@@ -34,7 +34,7 @@ epochs = None            # None: the profile's value
 batch_size = None
 image_size = None
 learning_rate = None
-seed = None
+seeds = 1                # training seeds: 1 (the profile's seed, whose model filters); N; a list
 pretrained = True        # start from ImageNet weights (demo: only if Keras can download them)
 max_per_class = None     # cap on images per class (None: all)
 data_root = None
@@ -49,7 +49,8 @@ settings.check_parameters(globals())  # a bad value stops here, saying what is e
 ws = Workspace.create(profile, data_root, results_root)
 recipe = settings.TrainSettings.resolve(
     ws.profile, epochs=epochs, batch_size=batch_size, image_size=image_size,
-    learning_rate=learning_rate, seed=seed)
+    learning_rate=learning_rate)
+seed_list = settings.seed_list(ws.profile, seeds)
 
 # %% [markdown]
 # ## The two kinds of image
@@ -58,7 +59,7 @@ recipe = settings.TrainSettings.resolve(
 # annotations is legible); images without text from the RGP collection.
 
 # %%
-manifest, rejected = experiments.text_classifier_manifest(ws, recipe.seed, max_per_class)
+manifest, rejected = experiments.text_classifier_manifest(ws, max_per_class=max_per_class)
 manifest.groupby(["split", "label"]).size().unstack()
 
 # %%
@@ -68,8 +69,11 @@ reporting.plot_examples(manifest, by="label", n=6)
 # ## Training
 
 # %%
-run = experiments.train_text_classifier(ws, recipe, pretrained=pretrained,
-                                        max_per_class=max_per_class, notebook=notebook_name)
+runs = {seed: experiments.train_text_classifier(ws, recipe.with_seed(seed), pretrained=pretrained,
+                                                max_per_class=max_per_class,
+                                                notebook=notebook_name)
+        for seed in seed_list}
+run = runs[seed_list[0]]  # the profile's seed: the model notebook 02 filters with
 print(run.record.weights["note"])
 reporting.plot_history(run.history)
 

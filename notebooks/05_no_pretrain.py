@@ -33,7 +33,7 @@ epochs = None
 batch_size = None
 image_size = None
 learning_rate = None
-seed = None
+seeds = None             # training seeds: None = the profile's (demo 3, paper 1); N; or a list
 data_root = None
 results_root = None
 notebook_name = None
@@ -47,33 +47,38 @@ network = backbones.get(backbone)  # an unknown name stops here, listing the val
 ws = Workspace.create(profile, data_root, results_root)
 recipe = settings.TrainSettings.resolve(
     ws.profile, epochs=epochs, batch_size=batch_size, image_size=image_size,
-    learning_rate=learning_rate, seed=seed)
+    learning_rate=learning_rate)
 network.check_size(recipe.image_size)
+seed_list = settings.seed_list(ws.profile, seeds)
 
 # %% [markdown]
 # ## The ImageNet-initialised model
 #
-# Notebook 03's newest run of this backbone is reused when it was trained with the same
-# settings; otherwise it is trained now.
+# For each seed, notebook 03's newest run of this backbone is reused when it was trained with
+# the same settings; otherwise it is trained now.
 
 # %%
-pretrained_run = experiments.pretrained_reference(ws, network.name, recipe)
-pretrained_run.run_id, pretrained_run.weights["note"]
+pretrained_runs = {seed: experiments.pretrained_reference(ws, network.name, recipe.with_seed(seed))
+                   for seed in seed_list}
+[(seed, r.run_id, r.weights["note"]) for seed, r in pretrained_runs.items()]
 
 # %% [markdown]
 # ## The same network from random weights
 
 # %%
-scratch = experiments.train_backbone(ws, network.name, recipe, pretrained=False,
-                                     notebook=notebook_name)
+scratch_runs = {seed: experiments.train_backbone(ws, network.name, recipe.with_seed(seed),
+                                                 pretrained=False, notebook=notebook_name)
+                for seed in seed_list}
+scratch = scratch_runs[seed_list[0]]
 reporting.plot_history(scratch.history)
 
 # %% [markdown]
 # ## The comparison
 
 # %%
-reporting.metrics_frame({f"{network.name} (ImageNet requested)": pretrained_run,
-                         f"{network.name} (from scratch)": scratch})
+reporting.metrics_frame(
+    {**{f"{network.name} (ImageNet requested), seed {s}": r for s, r in pretrained_runs.items()},
+     **{f"{network.name} (from scratch), seed {s}": r for s, r in scratch_runs.items()}})
 
 # %%
 print(reporting.profile_note(ws.name))

@@ -59,7 +59,10 @@ class Profile:
     learning_rate: float = 0.001
     optimizer: str = "adagrad"
     split: tuple = (0.70, 0.15, 0.15)
+    #: Seed of the WEBEmo sample and of every split; also the first training seed.
     seed: int = 1234
+    #: Training runs per Table 1 row, one per seed (seed, seed + 1, ...).
+    n_seeds: int = 1
     #: WEBEmo sample per binary class before filtering (paper: 8,549 sadness, 9,971 others).
     sample: dict = field(default_factory=dict)
     #: "imagenet": required; "auto": ImageNet when Keras can get it, else from scratch.
@@ -76,7 +79,7 @@ PAPER = Profile(
     sample={SADNESS: 8549, OTHERS: 9971}, weights_policy="imagenet",
 )
 DEMO = Profile(
-    name="demo", image_size=72, epochs=3, batch_size=32,
+    name="demo", image_size=72, epochs=3, batch_size=32, n_seeds=3,
     sample={SADNESS: 300, OTHERS: 350}, weights_policy="auto", filter_threshold="match_paper",
     refresh_batchnorm=True,
 )

@@ -117,7 +117,7 @@ def provenance(seed: int | None = None, manifest_hash: str | None = None,
     return {
         "git_commit": head,
         "git_dirty": dirty,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
         "seed": seed,
         "manifest_hash": manifest_hash,
         "versions": versions,

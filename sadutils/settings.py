@@ -9,7 +9,7 @@ before any notebook runs, so a bad value is named at once, with what was expecte
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from numbers import Real
 
 from .config import DATASETS, PROFILES, Profile, get_profile
@@ -112,6 +112,7 @@ PARAMETERS = {
     "image_size": Parameter("int", minimum=1),
     "learning_rate": Parameter("positive"),
     "seed": Parameter("int", minimum=0),
+    "seeds": Parameter("seeds"),
     "weights": Parameter("path"),
     "max_per_class": Parameter("int", minimum=1),
     "threshold": Parameter("threshold"),
@@ -243,3 +244,38 @@ class TrainSettings:
     def as_params(self) -> dict:
         """The settings as the ``params`` of a results record."""
         return asdict(self)
+
+    def with_seed(self, seed: int) -> "TrainSettings":
+        """The same recipe with another training seed."""
+        check_parameter("seed", seed)
+        return replace(self, seed=int(seed))
+
+
+def seed_list(profile, seeds=None) -> list[int]:
+    """The training seeds of a run: one model per seed, all on the same split.
+
+    Parameters
+    ----------
+    profile : str or Profile
+    seeds : None, int or list of int
+        None: the profile's number of seeds (demo 3, paper 1); an integer N: N seeds; seeds are
+        then the profile's seed and the ones after it (1234, 1235, ...). A list is taken as it
+        is.
+
+    Returns
+    -------
+    list of int
+        Without repeats, the profile's seed first when it is among them.
+
+    Raises
+    ------
+    ValueError
+        For anything else (see :data:`PARAMETERS` ``seeds``).
+    """
+    prof = profile if isinstance(profile, Profile) else get_profile(profile)
+    check_parameter("seeds", seeds)
+    if seeds is None:
+        seeds = prof.n_seeds
+    if isinstance(seeds, int):
+        return [prof.seed + k for k in range(seeds)]
+    return list(dict.fromkeys(int(s) for s in seeds))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,9 +193,10 @@ def train_model(build, train_images, train_labels, val_images, val_labels, out_d
     ``best.weights.h5`` and, while a run is unfinished, ``backup/`` (Keras ``BackupAndRestore``):
     calling again after an interruption continues from the last finished epoch with the same
     weights, optimizer state and batch order. Without ``resume`` an old backup is discarded.
-    With ``refresh_batchnorm`` the kept model's BatchNorm statistics are recomputed on the
-    training images at the end (:func:`refresh_batchnorm_statistics`; the demo profile's
-    choice); the history's validation numbers are from before that.
+    With ``refresh_batchnorm`` the BatchNorm statistics are recomputed on the training images
+    before every validation pass (:func:`refresh_batchnorm_statistics`; the demo profile's
+    choice), so the validation losses, the epoch kept and the kept model all see the model as
+    it is used.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -221,7 +223,11 @@ def train_model(build, train_images, train_labels, val_images, val_labels, out_d
     train_ds = make_dataset(train_images, train_labels, global_batch, shuffle=True, seed=seed,
                             first_epoch=start_epoch)
     val_ds = make_dataset(val_images, val_labels, global_batch)
+    # Keras runs its callbacks in list order: the statistics are refreshed (on_test_begin)
+    # before the validation pass whose loss CSVLogger and KeepBest see at the epoch's end.
+    refresh = [_refresh_batchnorm_callback(train_images, batch_size)] if refresh_batchnorm else []
     callbacks = [
+        *refresh,
         keras.callbacks.CSVLogger(str(history_file), append=True),
         _keep_best_callback(best_file, history_file),
         keras.callbacks.BackupAndRestore(str(backup_dir)),
@@ -236,38 +242,91 @@ def train_model(build, train_images, train_labels, val_images, val_labels, out_d
     history = pd.read_csv(history_file).drop_duplicates("epoch", keep="last").reset_index(drop=True)
     history.to_csv(history_file, index=False)
     best_epoch = int(history.loc[history["val_loss"].idxmin(), "epoch"])
-    if best_file.is_file():
+    if best_file.is_file():  # saved after that epoch's refresh: validated as it is kept
         model.load_weights(best_file)
-    if refresh_batchnorm:
-        refresh_batchnorm_statistics(model, train_images, batch_size)
     return TrainResult(model, history, best_epoch, start_epoch, wall, policy,
                        strategy.num_replicas_in_sync)
 
 
+#: Each model's compiled forward pass in training mode (weak keys: it goes with its model).
+_TRAINING_FORWARDS = weakref.WeakKeyDictionary()
+
+
+def _training_forward(model):
+    """``model(x, training=True)`` as a ``tf.function``, traced once per model.
+
+    It is traced while every BatchNormalization momentum is 0 (see
+    :func:`refresh_batchnorm_statistics`), so each call stores the batch's own statistics.
+    """
+    cached = _TRAINING_FORWARDS.get(model)
+    if cached is None:
+        ref = weakref.ref(model)  # the cache must not keep the model alive
+
+        @tf.function(reduce_retracing=True)
+        def cached(x):
+            return ref()(x, training=True)
+
+        _TRAINING_FORWARDS[model] = cached
+    return cached
+
+
 def refresh_batchnorm_statistics(model, images, batch_size: int = 32) -> int:
     """Set every BatchNormalization layer's moving mean and variance to the average of its
-    batch statistics over ``images`` (one forward pass; no weight changes). Returns the number
-    of layers refreshed.
+    batch statistics over ``images`` ("precise BN", Wu & Johnson 2021).
 
     Keras updates these statistics as exponential moving averages (momentum 0.99), so after
     only a few dozen training steps - the demo profile's three short epochs - they are still
-    mostly their initial values, and a network full of BatchNorm layers can answer one constant
-    in inference mode although it has learned (the demo's Xception: 47% on its test split, one
-    class only; 67% after this refresh). Recomputing them from the training images ("precise
-    BN", Wu & Johnson 2021) removes that artefact; after a long run they have converged anyway.
+    mostly their initial values, and a network full of BatchNorm layers answers one constant in
+    inference mode although it has learned: its validation loss is then ln 2 at every epoch and
+    the "best epoch" is chosen among identical losses. Recomputing them from the training images
+    removes that artefact; after a long run they have converged anyway.
+
+    Parameters
+    ----------
+    model : keras.Model
+    images : array
+        ``uint8`` or float pixels, ``(n, size, size, 3)``.
+    batch_size : int
+
+    Returns
+    -------
+    int
+        The number of layers refreshed (no weights other than the statistics change).
     """
     layers = [layer for layer in _all_layers(model)
               if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]
     if not layers or len(images) == 0:
         return 0
     saved = [layer.momentum for layer in layers]
+    sums = [[np.zeros(layer.moving_mean.shape), np.zeros(layer.moving_variance.shape)]
+            for layer in layers]
+    batches = 0
     try:
-        for k, start in enumerate(range(0, len(images), batch_size)):
-            for layer in layers:  # m * old + (1 - m) * batch with m = k/(k+1): a running mean
-                layer.momentum = k / (k + 1)
-            model(tf.constant(np.asarray(images[start:start + batch_size]), tf.float32),
-                  training=True)
+        for layer in layers:  # momentum 0: a forward pass stores its batch's statistics
+            layer.momentum = 0.0
+        forward = _training_forward(model)
+        for start in range(0, len(images), batch_size):
+            forward(tf.constant(np.asarray(images[start:start + batch_size]), tf.float32))
+            for layer, (mean, var) in zip(layers, sums):
+                mean += np.asarray(layer.moving_mean, dtype="float64")
+                var += np.asarray(layer.moving_variance, dtype="float64")
+            batches += 1
+        for layer, (mean, var) in zip(layers, sums):
+            layer.moving_mean.assign((mean / batches).astype(layer.moving_mean.dtype))
+            layer.moving_variance.assign((var / batches).astype(layer.moving_variance.dtype))
     finally:
         for layer, momentum in zip(layers, saved):
             layer.momentum = momentum
     return len(layers)
+
+
+def _refresh_batchnorm_callback(images, batch_size: int):
+    """Refresh the BatchNorm statistics on the training images before every validation pass,
+    so that validation (and the checkpoint kept for the best epoch) measures the model as it
+    will be used."""
+
+    class RefreshBatchNorm(keras.callbacks.Callback):
+        def on_test_begin(self, logs=None):
+            refresh_batchnorm_statistics(self.model, images, batch_size)
+
+    return RefreshBatchNorm()

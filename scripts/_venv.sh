@@ -1,5 +1,10 @@
 # Sourced by scripts/demo.sh and scripts/test.sh: makes .venv (Python 3.10-3.12, 3.11 preferred;
 # set PYTHON to choose) unless it exists, then installs this checkout with the extras in $1.
+# On Linux x86_64 with CPython 3.11 the exact locked versions are installed first
+# (requirements/lock-linux-py311.txt, hashes checked; regenerate with scripts/lock.sh);
+# elsewhere pip resolves the ranges of pyproject.toml and says so.
+LOCK=requirements/lock-linux-py311.txt
+
 make_venv() {
     local extras="$1" candidate py=""
     if [ ! -x .venv/bin/python ]; then
@@ -17,6 +22,15 @@ make_venv() {
         echo "creating .venv with $("$py" --version 2>&1)"
         "$py" -m venv .venv
     fi
-    echo "installing sadutils${extras} into .venv (first time: several minutes)"
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}"
+    local pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+    if [ -f "$LOCK" ] && .venv/bin/python -c 'import platform, sys; sys.exit(not (
+            sys.version_info[:2] == (3, 11) and platform.system() == "Linux"
+            and platform.machine() == "x86_64"))'; then
+        echo "installing the locked versions ($LOCK) and sadutils${extras} into .venv (first time: several minutes)"
+        "${pip[@]}" --require-hashes -r "$LOCK"
+        "${pip[@]}" --no-deps -e ".${extras}"
+    else
+        echo "no lock for this Python/platform: installing sadutils${extras} from the ranges in pyproject.toml"
+        "${pip[@]}" -e ".${extras}"
+    fi
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sadutils import metrics
 from sadutils.metrics import (CI_METRICS, bootstrap_ci, classification_metrics,
                               evaluate_predictions)
 
@@ -174,3 +175,64 @@ def test_other_class_names_name_the_per_class_scores():
     assert m["f1_text"] == classification_metrics(true, pred)["f1_sadness"]
     ci = bootstrap_ci(true, pred, class_names=names, n_boot=50, seed=1)
     assert set(ci) == {"accuracy", "f1_weighted", "f1_macro", "f1_text", "f1_no_text"}
+
+
+# ---------------------------------------------------------------------------- seeds, tests, calibration
+
+def test_bootstrap_ci_of_mean_with_one_model_is_bootstrap_ci():
+    rng = np.random.default_rng(5)
+    y = rng.choice(["sadness", "others"], 200)
+    p = np.where(rng.random(200) < 0.7, y, rng.choice(["sadness", "others"], 200))
+    assert metrics.bootstrap_ci_of_mean(y, [p], seed=3) == metrics.bootstrap_ci(y, p, seed=3)
+
+
+def test_bootstrap_ci_of_mean_is_centred_on_the_mean_of_models():
+    rng = np.random.default_rng(6)
+    y = rng.choice(["sadness", "others"], 400)
+    good = np.where(rng.random(400) < 0.9, y, np.where(y == "sadness", "others", "sadness"))
+    poor = np.where(rng.random(400) < 0.6, y, np.where(y == "sadness", "others", "sadness"))
+    ci = metrics.bootstrap_ci_of_mean(y, [good, poor], seed=0)["accuracy"]
+    mean_acc = (np.mean(good == y) + np.mean(poor == y)) / 2
+    assert ci[0] < mean_acc < ci[1]
+    assert ci[1] - ci[0] < 0.1  # 400 images: a few points either side
+    with pytest.raises(ValueError, match="no predictions"):
+        metrics.bootstrap_ci_of_mean(y, [])
+
+
+def test_mcnemar_exact_on_a_hand_counted_case():
+    # 10 images: A right on all, B wrong on 8 of them -> b = 8, c = 0
+    y = np.array(["sadness"] * 10)
+    a = y.copy()
+    b = np.array(["others"] * 8 + ["sadness"] * 2)
+    test = metrics.mcnemar_exact(y, a, b)
+    assert (test["a_only"], test["b_only"], test["n"]) == (8, 0, 10)
+    assert test["p_value"] == pytest.approx(2 * 0.5 ** 8)  # two-sided binomial, 0 of 8
+    # symmetric in the models, and no disagreement on correctness means p = 1
+    assert metrics.mcnemar_exact(y, b, a)["p_value"] == pytest.approx(test["p_value"])
+    assert metrics.mcnemar_exact(y, a, a)["p_value"] == 1.0
+    with pytest.raises(ValueError, match="one length"):
+        metrics.mcnemar_exact(y, a, b[:3])
+
+
+def test_holm_adjustment():
+    adjusted = metrics.holm([0.01, 0.04, 0.03, 0.005])
+    # sorted 0.005, 0.01, 0.03, 0.04 -> x4, x3, x2, x1, made monotone
+    np.testing.assert_allclose(adjusted, [0.03, 0.06, 0.06, 0.02])
+    assert metrics.holm([0.9, 0.8]).max() <= 1.0
+
+
+def test_calibration_of_a_perfect_and_an_overconfident_model():
+    y = np.array(["sadness"] * 30 + ["others"] * 70)
+    fair = np.full(100, 0.3)  # says 30 % everywhere, and 30 % are sad
+    cal = metrics.calibration(y, fair)
+    assert cal["ece"] == pytest.approx(0.0, abs=1e-12)
+    assert cal["brier"] == pytest.approx(0.3 * 0.7 ** 2 + 0.7 * 0.3 ** 2)
+    assert sum(b["n"] for b in cal["bins"]) == 100
+    sure = np.where(y == "sadness", 0.95, 0.05)
+    sure[:10] = 0.05  # ten sad images called 5 % sad: confidently wrong
+    over = metrics.calibration(y, sure)
+    assert over["ece"] > 0.05
+    low = next(b for b in over["bins"] if b["high"] <= 0.1)
+    assert low["share_positive"] == pytest.approx(10 / 80)
+    with pytest.raises(ValueError, match="within 0..1"):
+        metrics.calibration(y, np.full(100, 1.5))

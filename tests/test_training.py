@@ -201,6 +201,25 @@ def test_resume_after_interruption_matches_uninterrupted_run(uninterrupted, tmp_
         assert np.allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
+def test_validation_with_refreshed_statistics_measures_the_model(tmp_path):
+    """With BatchNorm statistics refreshed before each validation pass, validation measures the
+    model as it is kept: the losses move from epoch to epoch (not ln 2 every time, as with the
+    moving averages of a short run), the epoch kept is the one with the lowest validation loss,
+    and the returned model has exactly that loss."""
+    set_seeds(SEED)
+    x, y, vx, vy = _tiny_data()
+    result = train_model(_build, x, y, vx, vy, tmp_path, epochs=EPOCHS, batch_size=TRAIN_BATCH,
+                         learning_rate=0.01, seed=SEED, precision="float32", verbose=0,
+                         refresh_batchnorm=True)
+    losses = result.history["val_loss"].to_numpy()
+    assert np.ptp(losses) > 1e-3, losses
+    assert not np.allclose(losses, np.log(2), atol=1e-3)
+    assert result.best_epoch == int(np.argmin(losses))
+    p = predict_proba(result.model, vx)
+    val_loss = float(np.mean(-np.log(p[np.arange(len(vy)), vy])))
+    assert val_loss == pytest.approx(losses.min(), rel=1e-4)
+
+
 def test_refresh_batchnorm_statistics_uses_the_data():
     model = models.build_model("efficientnetv2b0", 32, None)
     images = np.random.default_rng(3).integers(0, 256, (24, 32, 32, 3)).astype(np.uint8)
@@ -275,3 +294,13 @@ def test_all_layers_includes_nested_models():
     names = [layer.name for layer in training._all_layers(outer)]
     assert "inner" in names and "inner_dense" in names and "outer_dense" in names
     assert names.index("inner_dense") == names.index("inner") + 1
+
+
+def test_same_seed_on_the_same_machine_repeats_bit_for_bit(uninterrupted, tmp_path):
+    """What the book promises on "What is repeatable": the same seed, data and code on the same
+    machine give the very same weights and history (op determinism on the CPU)."""
+    _, reference, _ = uninterrupted
+    again = _train(tmp_path / "again")
+    pd.testing.assert_frame_equal(again.history, reference.history, check_exact=True)
+    for a, b in zip(again.model.get_weights(), reference.model.get_weights()):
+        assert np.array_equal(a, b)

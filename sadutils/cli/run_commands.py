@@ -12,7 +12,7 @@ from ..workspace import Workspace
 def cmd_reproduce(args) -> int:
     """Run the notebooks in order with papermill, skipping those whose inputs did not change."""
     result = reproduce(Workspace.create(args.profile), force=args.force, only=args.only,
-                       overrides=args.overrides, backbones=args.backbones)
+                       overrides=args.overrides, backbones=args.backbones, seeds=args.seeds)
     return 0 if result.ok else 1
 
 

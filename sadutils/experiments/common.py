@@ -16,7 +16,7 @@ from .. import backbones, inference, models, training
 from ..config import DATASETS
 from ..data.manifests import in_key_order
 from ..demo import ensure_demo_data
-from ..metrics import evaluate_predictions
+from ..metrics import calibration, evaluate_predictions
 from ..models import WeightsChoice
 from ..records import Record
 from ..settings import TrainSettings
@@ -155,9 +155,28 @@ def fit_and_evaluate(ws: Workspace, manifest: pd.DataFrame, *, class_names, back
                                    images[part["test"]],
                                    batch_size=max(settings.batch_size, 64))
     metrics, ci = evaluate_predictions(test["label"], test["pred"], names, seed=settings.seed)
+    metrics.update(calibration_metrics(test, names[0]))
     ws.predictions_file(run).parent.mkdir(parents=True, exist_ok=True)
     test.to_csv(ws.predictions_file(run), index=False)
     return Fitted(result, test, metrics, ci, rejected, manifest)
+
+
+def calibration_metrics(predictions: pd.DataFrame, positive: str) -> dict:
+    """The calibration entries of a record's metrics, from a predictions table.
+
+    Parameters
+    ----------
+    predictions : DataFrame
+        With ``label`` and ``p_<positive>``.
+    positive : str
+
+    Returns
+    -------
+    dict
+        ``ece``, ``brier`` and ``calibration`` (the reliability diagram's bins).
+    """
+    cal = calibration(predictions["label"], predictions[f"p_{positive}"], positive)
+    return {"ece": cal["ece"], "brier": cal["brier"], "calibration": cal["bins"]}
 
 
 def run_params(settings: TrainSettings, fitted: Fitted, **extra) -> dict:

@@ -27,13 +27,16 @@ from ..data.loaders import load_dataset
 from ..data.manifests import manifest_hash, sample_per_class
 from ..metrics import evaluate_predictions
 from ..paper import paper_rows
-from ..records import Record, latest_by_row, make_run_id
+from ..records import Record, make_run_id, seeds_by_row
 from ..workspace import Workspace
-from .common import dataset_roots
+from .common import calibration_metrics, dataset_roots
 from .filtering import text_scores
 
 #: Cross-dataset test sets and the paper table each one fills.
 CROSS_DATASET_TABLES = {"unbiasedemo": "table2", "emotion6": "table3"}
+#: Training parameters a cross-dataset record keeps, so that the seeds of one model are grouped.
+TRAIN_RECIPE = ("image_size", "epochs", "batch_size", "learning_rate", "optimizer",
+                "refresh_batchnorm")
 #: Values of ``sadness_fraction`` meaning "the dataset's own class ratio".
 NATURAL_RATIO = (None, "natural", "all")
 
@@ -345,12 +348,15 @@ def evaluate_model(ws: Workspace, trained: Record, eval_set: EvalSet, *, batch_s
                                      forward=forward)
     metrics, ci = evaluate_predictions(tested["label"], tested["pred"], CLASS_NAMES,
                                        n_boot=n_boot, seed=seed)
+    metrics.update(calibration_metrics(tested, CLASS_NAMES[0]))
     wall = time.perf_counter() - t0
     rejected = (pd.concat([eval_set.rejected, failed], ignore_index=True)
                 .sort_values("path", kind="stable").reset_index(drop=True))
     pretrained = trained.params.get("pretrained", trained.pretrained)
+    train_seed = trained.params.get("seed")
     run_id = make_run_id("cross", eval_set.dataset, trained.backbone,
-                         None if pretrained is not False else "no-pretrain")
+                         None if pretrained is not False else "no-pretrain",
+                         None if train_seed is None else f"seed{train_seed}")
     out_dir = ws.cross_dataset_dir(run_id)
     info = eval_set.info
     params = {
@@ -360,7 +366,8 @@ def evaluate_model(ws: Workspace, trained: Record, eval_set: EvalSet, *, batch_s
         "text_filter": info.get("text_filter"), "text_threshold": info.get("text_threshold"),
         "text_model": info.get("text_model"), "seed": seed, "batch_size": int(batch_size),
         "image_size": image_size, "backbone": trained.backbone, "pretrained": pretrained,
-        "train_run_id": trained.run_id, "train_row": trained.row,
+        "train_run_id": trained.run_id, "train_row": trained.row, "train_seed": train_seed,
+        "train_recipe": {k: trained.params.get(k) for k in TRAIN_RECIPE},
         "n_found": info.get("n_found"), "n_rejected": len(rejected),
         "n_text_filtered": info.get("n_text_filtered"),
         "n_ratio_excluded": info.get("n_ratio_excluded"), "n_images": len(tested),
@@ -386,8 +393,8 @@ def evaluate_model(ws: Workspace, trained: Record, eval_set: EvalSet, *, batch_s
 
 def trained_models(ws: Workspace, include_ablation: bool = True,
                    required: bool = True) -> list[Record]:
-    """The newest training record of each row of Table 1: the paper's rows in its order,
-    then any other backbone's.
+    """The training records of each row of Table 1, one per seed: the paper's rows in its
+    order, then any other backbone's (for each row, its newest runs of one recipe).
 
     Parameters
     ----------
@@ -406,11 +413,11 @@ def trained_models(ws: Workspace, include_ablation: bool = True,
     FileNotFoundError
         With ``required`` and no training record.
     """
-    latest = latest_by_row(ws, "table1")
-    order = list(paper_rows("table1")) + sorted(set(latest) - set(paper_rows("table1")))
-    out = [latest[row] for row in order if row in latest
-           and latest[row].kind in ("train", "ablation")
-           and (include_ablation or latest[row].kind != "ablation")]
+    groups = seeds_by_row(ws, "table1")
+    order = list(paper_rows("table1")) + sorted(set(groups) - set(paper_rows("table1")))
+    out = [rec for row in order for rec in groups.get(row, [])
+           if rec.kind in ("train", "ablation")
+           and (include_ablation or rec.kind != "ablation")]
     if required and not out:
         raise FileNotFoundError(
             f"no trained models for profile {ws.name!r}: no training records in {ws.records}. "

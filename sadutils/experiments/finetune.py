@@ -64,6 +64,8 @@ def train_backbone(ws: Workspace, backbone: str = "xception",
         Any name of the backbone registry (:func:`sadutils.backbones.get`).
     settings : TrainSettings, optional
         Default the profile's recipe (paper: 150 px, Adagrad at 0.001, 30 epochs, batch 32).
+        Its seed is the training seed (initialisation, batch order, dropout); the split is the
+        profile's, the same for every seed.
     pretrained : bool
         False trains from random weights: for Xception, the paper's ablation (last row of
         Table 1).
@@ -91,17 +93,22 @@ def train_backbone(ws: Workspace, backbone: str = "xception",
     settings = settings or TrainSettings.resolve(ws.profile)
     bb.check_size(settings.image_size)
     choice = resolve_weights(bb, pretrained, weights, policy=ws.profile.weights_policy)
-    split = training_split(ws, settings.seed, progress, verbose)
-    run = run_name(bb.name, pretrained)
+    split = training_split(ws, progress=progress, verbose=verbose)  # one split for every seed
+    run = run_name(bb.name, pretrained,
+                   None if settings.seed == ws.profile.seed else settings.seed)
     t0 = time.perf_counter()
     fitted = fit_and_evaluate(ws, split, class_names=CLASS_NAMES, backbone=bb.name,
                               weights=choice, run=run, settings=settings, resume=resume,
                               progress=progress, verbose=verbose)
     wall = time.perf_counter() - t0
+    filtering = latest(ws, "filter")
     record = Record.training(
         ws, kind="train" if pretrained else "ablation", backbone=bb.name,
         row=bb.row(pretrained), dataset="webemo", metrics=fitted.metrics, ci95=fitted.ci95,
-        params=run_params(settings, fitted, backbone=bb.name, pretrained=pretrained),
+        params=run_params(settings, fitted, backbone=bb.name, pretrained=pretrained,
+                          filter_run=None if filtering is None else filtering.run_id,
+                          filter_threshold=None if filtering is None
+                          else filtering.params.get("threshold")),
         weights=choice.as_record(), seed=settings.seed,
         manifest_hash=manifest_hash(fitted.manifest), wall_s=wall,
         artifacts=run_artifacts(ws, run, notebook, split=ws.split_manifest),

@@ -18,22 +18,23 @@ from ..models import resolve_weights
 from ..paper import TEXT_CLASSIFIER_ACCURACY
 from ..records import Record
 from ..settings import TrainSettings
-from ..workspace import TEXT_CLASSIFIER_RUN, Workspace
+from ..workspace import TEXT_CLASSIFIER_RUN, Workspace, run_name
 from .common import RunResult, dataset_roots, fit_and_evaluate, run_artifacts, run_params
 
 #: The paper's text classifier backbone.
 TEXT_BACKBONE = "efficientnetv2b0"
 
 
-def text_classifier_manifest(ws: Workspace, seed: int, max_per_class: int | None = None,
-                             progress: bool = False):
+def text_classifier_manifest(ws: Workspace, seed: int | None = None,
+                             max_per_class: int | None = None, progress: bool = False):
     """COCO-Text images with legible text and RGP photos without, split 70/15/15.
 
     Parameters
     ----------
     ws : Workspace
-    seed : int
-        Seed of the cap's draw and of the split.
+    seed : int, optional
+        Seed of the cap's draw and of the split; default the profile's (the split is the same
+        whatever the training seed).
     max_per_class : int, optional
         Cap on each class (a seeded draw; COCO-Text has far more text images than RGP has
         photos).
@@ -46,6 +47,7 @@ def text_classifier_manifest(ws: Workspace, seed: int, max_per_class: int | None
     rejected : DataFrame
         ``path``, ``reason`` of the files the loaders refused.
     """
+    seed = ws.profile.seed if seed is None else int(seed)
     roots = dataset_roots(ws, progress=progress)
     coco = load_cocotext(roots["cocotext"], progress=progress)
     rgp = load_rgp(roots["rgp"], progress=progress)
@@ -87,14 +89,18 @@ def train_text_classifier(ws: Workspace, settings: TrainSettings | None = None, 
     -------
     RunResult
         Its held-out accuracy compares with the paper's 99.31% only under the paper profile.
+        The model of the profile's seed is the one the filter uses (``models/text_classifier``);
+        other seeds' models are kept beside it for the spread between seeds.
     """
     settings = settings or TrainSettings.resolve(ws.profile)
-    manifest, load_rejected = text_classifier_manifest(ws, settings.seed, max_per_class,
-                                                       progress)
+    manifest, load_rejected = text_classifier_manifest(ws, max_per_class=max_per_class,
+                                                       progress=progress)
     choice = resolve_weights(TEXT_BACKBONE, pretrained, weights, policy=ws.profile.weights_policy)
+    run = run_name(TEXT_CLASSIFIER_RUN, True, None if settings.seed == ws.profile.seed
+                   else settings.seed)
     t0 = time.perf_counter()
     fitted = fit_and_evaluate(ws, manifest, class_names=TEXT_CLASS_NAMES, backbone=TEXT_BACKBONE,
-                              weights=choice, run=TEXT_CLASSIFIER_RUN, settings=settings,
+                              weights=choice, run=run, settings=settings,
                               resume=resume, progress=progress, verbose=verbose)
     wall = time.perf_counter() - t0
     rejected = pd.concat([load_rejected, fitted.rejected], ignore_index=True)
@@ -105,7 +111,8 @@ def train_text_classifier(ws: Workspace, settings: TrainSettings | None = None, 
                           n_rejected=len(rejected), paper_accuracy=TEXT_CLASSIFIER_ACCURACY),
         weights=choice.as_record(), seed=settings.seed,
         manifest_hash=manifest_hash(fitted.manifest), wall_s=wall,
-        artifacts=run_artifacts(ws, TEXT_CLASSIFIER_RUN, notebook),
+        artifacts=run_artifacts(ws, run, notebook),
         run_parts=("text_classifier", TEXT_BACKBONE, choice.source))
     path = record.write(ws)
-    return RunResult(record, path, ws.text_model, fitted.train.history, fitted.test, rejected)
+    return RunResult(record, path, ws.model_file(run), fitted.train.history, fitted.test,
+                     rejected)

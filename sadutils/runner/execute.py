@@ -173,8 +173,8 @@ def _root_parameters(ws: Workspace) -> dict:
 
 
 def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), runs=None,
-              backbones=None, notebooks=None, executed=None, kernel_name: str | None = None,
-              echo=print) -> ReproduceResult:
+              backbones=None, seeds=None, notebooks=None, executed=None,
+              kernel_name: str | None = None, echo=print) -> ReproduceResult:
     """Run the notebooks with papermill in dependency order, skipping those whose inputs did not
     change since their last successful run.
 
@@ -197,6 +197,9 @@ def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), ru
         The graph; default :func:`sadutils.runner.steps.load_runs` of the notebooks folder.
     backbones : list of str, optional
         The backbones of ``per: backbone`` steps (default the paper's four).
+    seeds : int or list of int, optional
+        The ``seeds`` parameter of every notebook that declares one (how many models per row,
+        one per seed); an explicit ``-p NOTEBOOK:seeds=...`` wins.
     notebooks, executed : path, optional
         The notebooks folder (default ``notebooks/``) and where executed copies go (default
         ``book/executed/``, where the book's table of contents finds them).
@@ -241,6 +244,8 @@ def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), ru
         sources[run.name] = path
         if run.notebook not in declared:
             declared[run.notebook] = notebook_parameters(path)
+        if seeds is not None and "seeds" in declared[run.notebook]:
+            extra[run.name].setdefault("seeds", seeds)
         wanted = {**run.parameters, **extra[run.name]}
         unknown = sorted(set(wanted) - declared[run.notebook])
         if unknown:
