@@ -36,7 +36,7 @@ def add_missing_title(app, doctree) -> None:
 
 def setup(app):
     app.add_config_value("companion_always_reread",
-                         ["results", "trust", "performance", "notebooks"], "env")
+                         ["method", "results", "trust", "performance", "notebooks"], "env")
     app.connect("env-get-outdated", always_outdated)
     # Before Sphinx's own collectors (priority 500) read titles and tables of contents.
     app.connect("doctree-read", add_missing_title, priority=100)

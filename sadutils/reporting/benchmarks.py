@@ -512,3 +512,39 @@ def paper_cost_markdown(epochs: int, results_root=None) -> str:
                         "`gpu.json` into `results/benchmarks/`)." if kind == "gpu" else ".")
                      + "\n")
     return text
+
+
+def precision_summary(results_root=None) -> str:
+    """What the float32 / bfloat16 benchmark found, in one sentence from its rows.
+
+    Parameters
+    ----------
+    results_root : path, optional
+
+    Returns
+    -------
+    str
+        The speed ratios of training and inference and the agreement of the two precisions,
+        with when and on what CPU they were measured; a request to run the benchmark when
+        there are no rows.
+    """
+    rows, source = benchmark_table("precision", results_root)
+    if rows is None or rows.empty:
+        return missing_message("precision")
+    by_phase = rows.set_index("phase")
+    first = rows.iloc[0]
+
+    def ratio(phase):
+        if phase not in by_phase.index:
+            return "not measured"
+        change = 100 * (float(by_phase.loc[phase, "bf16_vs_float32"]) - 1)
+        return f"{abs(change):.0f}% {'faster' if change >= 0 else 'slower'}"
+
+    return (f"In {source} ({str(first.get('created_at', ''))[:10]}; "
+            f"{first.get('machine.cpu', '?')}, flags {first.get('machine.cpu_flags', '?')}; "
+            f"{first.get('backbone', '?')}), bfloat16 made inference {ratio('inference')} and "
+            f"training {ratio('train')}; the confident head's labels agreed on "
+            f"{100 * float(first['confident_head_label_agreement']):.1f}% of the images, with a "
+            f"largest probability difference of "
+            f"{float(first['confident_head_max_abs_prob_diff']):.2f} and a "
+            f"{100 * float(first['feature_rel_error']):.1f}% relative error in the features.")

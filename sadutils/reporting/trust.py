@@ -9,6 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..config import PAPER
+from ..paper import FILTER_COUNTS, NO_PRETRAIN_SUFFIX, TEXT_CLASSIFIER_ACCURACY, paper_table
+from ..records import latest
 from ..results import pairwise_mcnemar, row_summaries
 from ..workspace import Workspace
 from .figures import new_figure
@@ -200,3 +203,57 @@ def plot_reliability(ws: Workspace, table="table1"):
     fig.suptitle(f"Reliability on the test split ({ws.name} profile; dot size: images)",
                  fontsize=9)
     return fig
+
+
+def outcome_summary(ws: Workspace) -> str:
+    """What the runs of a workspace came to, in two sentences for the Method page.
+
+    Parameters
+    ----------
+    ws : Workspace
+
+    Returns
+    -------
+    str
+        Table 1's accuracy per model (mean over seeds, with the seeds' range) and the text
+        classifier's held-out accuracy, from the records present now.
+    """
+    label = "demo (synthetic images)" if ws.name == "demo" else ws.name
+    parts = []
+    for summary in row_summaries(ws, "table1"):
+        values = 100 * summary.values("accuracy")
+        if not values.size:
+            continue
+        text = f"{summary.row} {values.mean():.1f}%"
+        if values.size > 1:
+            text += f" ({values.min():.1f}-{values.max():.1f} over {values.size} seeds)"
+        parts.append(text)
+    out = (f"In this build's {label} records, Table 1's models reach on their test split: "
+           + "; ".join(parts) + "." if parts else f"No Table 1 records of the {label} profile yet.")
+    text_run = latest(ws, "text_classifier")
+    if text_run is not None:
+        out += (f" The text classifier reaches {100 * text_run.metric('accuracy'):.1f}% on its "
+                f"held-out images (weights: {text_run.weights.get('source')}; the paper: "
+                f"{100 * TEXT_CLASSIFIER_ACCURACY:.2f}%).")
+    return out
+
+
+def paper_uncertainty() -> dict:
+    """The sampling uncertainty of the paper's Table 1, computed from its own numbers.
+
+    Returns
+    -------
+    dict
+        ``test_images`` (15% of the filtered sample), ``accuracy`` (the mean of Table 1's
+        pretrained rows, percent), ``halfwidth`` (95% normal-approximation half-width in
+        points) and ``gap_min`` / ``gap_max`` (the smallest and largest accuracy gap between
+        two of those rows, points).
+    """
+    test_images = round(PAPER.split[2] * sum(after for _, after in FILTER_COUNTS.values()))
+    rows = paper_table("table1")
+    accuracy = rows[~rows["row"].str.endswith(NO_PRETRAIN_SUFFIX)]["accuracy_pct"].to_numpy()
+    p = accuracy.mean() / 100
+    gaps = [abs(a - b) for i, a in enumerate(accuracy) for b in accuracy[i + 1:]]
+    return {"test_images": test_images, "accuracy": 100 * p,
+            "halfwidth": 100 * 1.96 * float(np.sqrt(p * (1 - p) / test_images)),
+            "gap_min": float(min(gaps)), "gap_max": float(max(gaps))}

@@ -310,3 +310,18 @@ def test_paper_cost_markdown_uses_a_gpu_measurement(tmp_path):
             "synthetic data; decoding not included); backbones: efficientnetv2b0 360.0 / 720.0 "
             "img/s") in text
     assert "not measured" not in text
+
+
+def test_precision_summary_is_computed_from_the_rows(tmp_path):
+    text = bm.precision_summary(tmp_path)  # no results here: the shipped reference
+    reference = bm.reference_benchmark("precision").set_index("phase")
+    inference = 100 * (reference.loc["inference", "bf16_vs_float32"] - 1)
+    assert f"inference {abs(inference):.0f}% {'faster' if inference >= 0 else 'slower'}" in text
+    assert "reference measurement" in text
+    write(tmp_path, "precision", [row(phase="train", bf16_vs_float32=0.5,
+                                      confident_head_label_agreement=0.9,
+                                      confident_head_max_abs_prob_diff=0.2,
+                                      feature_rel_error=0.1, backbone="x")])
+    mine = bm.precision_summary(tmp_path)
+    assert "training 50% slower" in mine and "inference not measured" in mine
+    assert "90.0% of the images" in mine
