@@ -21,13 +21,92 @@ import pandas as pd
 from .config import CLASS_NAMES, PAPER
 from .metrics import bootstrap_ci_of_mean, holm, mcnemar_exact
 from .paper import COMPARED_METRICS, FILTER_COUNTS, NO_PRETRAIN_SUFFIX, paper_table, table_id
-from .records import Record, seeds_by_row, training_seed
+from .records import Record, read_records
 from .workspace import Workspace
 
 #: Significance level of the tests.
 ALPHA = 0.05
 #: Half a unit of the last decimal the paper prints.
 PAPER_ROUNDING = 0.005
+
+
+#: Parameters that make two runs "the same model but another seed" when equal.
+RECIPE_KEYS = ("image_size", "epochs", "batch_size", "learning_rate", "optimizer",
+               "refresh_batchnorm", "pretrained", "train_recipe", "dataset", "sadness_fraction",
+               "text_filter", "text_threshold", "text_method", "loader_options")
+
+
+def training_seed(record: Record) -> int | None:
+    """The training seed of a record's model (a cross-dataset record names its model's).
+
+    Parameters
+    ----------
+    record : Record
+
+    Returns
+    -------
+    int or None
+    """
+    seed = record.params.get("train_seed", record.params.get("seed"))
+    return None if seed is None else int(seed)
+
+
+def recipe_key(record: Record) -> tuple:
+    """What two records of one row must share to count as seeds of one model.
+
+    Parameters
+    ----------
+    record : Record
+
+    Returns
+    -------
+    tuple
+    """
+    return tuple((k, repr(record.params.get(k))) for k in RECIPE_KEYS) + (
+        ("weights", record.weights.get("source")),)
+
+
+def seed_group(records) -> list[Record]:
+    """The newest record of each seed among those sharing the newest record's recipe.
+
+    Parameters
+    ----------
+    records : list of Record
+        One row's records, oldest first.
+
+    Returns
+    -------
+    list of Record
+        Ordered by seed.
+    """
+    if not records:
+        return []
+    key = recipe_key(records[-1])
+    by_seed = {}
+    for rec in records:
+        if recipe_key(rec) == key:
+            by_seed[training_seed(rec)] = rec  # oldest first: the newest per seed wins
+    return [by_seed[s] for s in sorted(by_seed, key=lambda s: (s is None, s))]
+
+
+def seeds_by_row(ws: Workspace, table) -> dict[str, list[Record]]:
+    """For each row of one table, its newest records of one recipe, one per seed.
+
+    Parameters
+    ----------
+    ws : Workspace
+    table : str
+
+    Returns
+    -------
+    dict
+        ``row -> [Record, ...]`` (ordered by seed).
+    """
+    rows: dict[str, list] = {}
+    for rec in read_records(ws, table=table):
+        if rec.row is not None:
+            rows.setdefault(rec.row, []).append(rec)
+    return {row: seed_group(found) for row, found in rows.items()}
 
 
 def _predictions(record: Record, ws: Workspace) -> pd.DataFrame | None:

@@ -11,7 +11,8 @@ import pytest
 
 from sadutils import results
 from sadutils.metrics import classification_metrics, evaluate_predictions
-from sadutils.records import Record, seed_group, seeds_by_row, training_seed
+from sadutils.records import Record
+from sadutils.results import seed_group, seeds_by_row, training_seed
 
 N = 300
 

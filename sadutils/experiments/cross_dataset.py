@@ -27,7 +27,8 @@ from ..data.loaders import load_dataset
 from ..data.manifests import manifest_hash, sample_per_class
 from ..metrics import evaluate_predictions
 from ..paper import paper_rows
-from ..records import Record, make_run_id, seeds_by_row
+from ..records import Record, make_run_id
+from ..results import seeds_by_row
 from ..workspace import Workspace
 from .common import calibration_metrics, dataset_roots
 from .filtering import text_scores
