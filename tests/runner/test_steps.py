@@ -26,7 +26,7 @@ def test_the_real_graph():
         run = by_name[name]
         assert (run.notebook, run.parameters) == ("03_train", {"backbone": backbone})
         assert run.depends == ("02_filtering",) and run.datasets == ("webemo",)
-    assert by_name["05_no_pretrain"].depends == ("02_filtering",)
+    assert by_name["05_no_pretrain"].depends == ("02_filtering", *PAPER_TRAIN_RUNS)
     assert by_name["05_no_pretrain"].parameters == {}
     assert by_name["04_cross_dataset"].depends == ("01_text_classifier", *PAPER_TRAIN_RUNS,
                                                    "05_no_pretrain")
