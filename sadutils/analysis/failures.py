@@ -113,8 +113,8 @@ def shared_picks(predictions: dict, per_cell: int = 1, seed: int = 0) -> pd.Data
             chosen.update(pick)
             for p in pick:
                 share = float(base.loc[p, "right_share"])
-                rows.append({"path": p, **base.loc[p, [c for c in keep if c != "path"]].to_dict(),
-                             "right_share": share,
+                known = base.loc[p, [c for c in keep if c != "path"]].to_dict()
+                rows.append({"path": p, **known, "right_share": share,
                              "cell": f"{label}, right for {round(share * len(frames))} of "
                                      f"{len(frames)} models"})
     return pd.DataFrame(rows)

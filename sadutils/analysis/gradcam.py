@@ -351,8 +351,9 @@ def heat_summary(results: dict) -> pd.DataFrame:
                      "blank": int((total == 0).sum()), "images": len(heat)})
         flat[model] = heat.reshape(len(heat), -1)
     for row in rows:
-        others = [m for m in flat if m != row["model"] and flat[m].shape == flat[row["model"]].shape]
+        mine = flat[row["model"]]
+        others = [m for m in flat if m != row["model"] and flat[m].shape == mine.shape]
         corr = [np.corrcoef(a, b)[0, 1] for m in others
-                for a, b in zip(flat[row["model"]], flat[m]) if a.std() > 0 and b.std() > 0]
+                for a, b in zip(mine, flat[m]) if a.std() > 0 and b.std() > 0]
         row["agreement"] = float(np.mean(corr)) if corr else np.nan
     return pd.DataFrame(rows)

@@ -127,7 +127,8 @@ def sweep_table(sweeps: dict, metric: str = "accuracy") -> pd.DataFrame:
             rows.setdefault(key, {"sadness fraction": key,
                                   "sadness share": f"{r['sadness_share']:.2f}",
                                   "images": int(r["n"])})
-            rows[key][model] = f"{r[metric]:.3f} ({r[f'expected_{metric}']:.3f})"
+            expected = r[f"expected_{metric}"]
+            rows[key][model] = f"{r[metric]:.3f} ({expected:.3f})"
     return pd.DataFrame(list(rows.values()))
 
 

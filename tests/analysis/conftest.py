@@ -71,7 +71,8 @@ def fake_results(demo_ws, fake_predictions):
     folder.mkdir(parents=True)
     cross.to_csv(folder / "predictions.csv", index=False)
     _record(ws, "fake-cross", kind="cross_dataset", table="table2", row="Xception",
-            backbone="xception", artifacts={"predictions": ws.relative(folder / "predictions.csv")},
+            backbone="xception",
+            artifacts={"predictions": ws.relative(folder / "predictions.csv")},
             params={"pretrained": True})
     tables["fake-cross"] = cross
     return ws, tables

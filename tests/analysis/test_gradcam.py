@@ -102,7 +102,8 @@ def test_registry_models_with_preprocessing_layers():
     """ResNet50 carries two preprocessing layers (RGB to BGR, mean subtraction) before it."""
     model = models.build_model("resnet50", 32, None)
     parts = gc.split_model(model)
-    assert [lay.name for lay in parts.before] == ["resnet50_preprocess_bgr", "resnet50_preprocess"]
+    assert [lay.name for lay in parts.before] == ["resnet50_preprocess_bgr",
+                                                  "resnet50_preprocess"]
     assert parts.layer_name == "resnet50"
     cam = gc.gradcam(model, _images([(0, 0)]), target="others")
     assert cam.target.tolist() == [1] and cam.heatmaps.shape == (1, 32, 32)
