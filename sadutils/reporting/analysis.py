@@ -517,6 +517,21 @@ def plot_failures(mistakes: dict, size: int = 96, title: str = ""):
 
 # ---------------------------------------------------------------------------- the chapter
 
+@dataclass(frozen=True)
+class Png:
+    """A rendered figure: Jupyter displays it as the PNG it holds.
+
+    Attributes
+    ----------
+    data : bytes
+    """
+
+    data: bytes
+
+    def _repr_png_(self) -> bytes:
+        return self.data
+
+
 #: The chapter's parts, in order: key -> title.
 PARTS = {
     "sources": "The models and the predictions read",
@@ -577,13 +592,16 @@ class Chapter:
                            "file": f"{name}.csv", "markdown": text})
         return text
 
-    def figure(self, fig, name: str):
-        """Record a figure (saved as ``<name>.png``); return it."""
+    def figure(self, fig, name: str) -> "Png":
+        """Record a figure (saved as ``<name>.png``); return it rendered, ready to display.
+
+        The figure is rendered once, here: the notebook shows the same PNG the book will.
+        """
         self._check_name(name, self._figures, "figure")
-        self._figures[name] = fig
+        self._figures[name] = Png(figure_png(fig, dpi=100))
         self.items.append({"part": self.part, "kind": "figure", "name": name,
                            "file": f"{name}.png"})
-        return fig
+        return self._figures[name]
 
     @staticmethod
     def _check_name(name: str, taken: dict, kind: str) -> None:
@@ -606,9 +624,9 @@ class Chapter:
         folder.mkdir(parents=True, exist_ok=True)
         index = folder / CHAPTER_FILE
         old = _read_index(index)
-        for name, fig in self._figures.items():
+        for name, png in self._figures.items():
             with atomic_path(folder / f"{name}.png") as tmp:
-                Path(tmp).write_bytes(figure_png(fig, dpi=100))
+                Path(tmp).write_bytes(png.data)
         for name, frame in self._tables.items():
             write_text(folder / f"{name}.csv", frame.to_csv(index=False))
         write_json(index, {"version": CHAPTER_VERSION, "profile": self.ws.name,

@@ -115,7 +115,8 @@ def test_chapter_saved_and_read_back(tmp_path, fake_record):
     text = chapter.table(pd.DataFrame({"a": [1.5]}), "numbers")
     assert text.startswith("| a |")
     fig, _ = report.new_figure()
-    assert chapter.figure(fig, "plot") is fig
+    shown = chapter.figure(fig, "plot")
+    assert shown._repr_png_().startswith(b"\x89PNG")  # rendered once, displayed as it is
     chapter.start("failures")
     chapter.figure(fig, "old_plot")
     with pytest.raises(ValueError, match="already has a figure named 'plot'"):
