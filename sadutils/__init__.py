@@ -7,7 +7,8 @@ everything lives), :mod:`~sadutils.data` (the datasets' formats, manifests, down
 :mod:`~sadutils.demo` (synthetic data in those formats), :mod:`~sadutils.backbones` and
 :mod:`~sadutils.models`, :mod:`~sadutils.training`, :mod:`~sadutils.inference`,
 :mod:`~sadutils.metrics`, :mod:`~sadutils.records`, :mod:`~sadutils.experiments` (one module per
-step of the paper), :mod:`~sadutils.reporting`, :mod:`~sadutils.runner` (``sadutils
+step of the paper), :mod:`~sadutils.analysis` (beyond the paper: what the models get wrong and
+where they look), :mod:`~sadutils.reporting`, :mod:`~sadutils.runner` (``sadutils
 reproduce``) and :mod:`~sadutils.cli`.
 """
 import os

@@ -129,6 +129,9 @@ PARAMETERS = {
     "unbiasedemo_root": Parameter("path"),
     "emotion6_root": Parameter("path"),
     "notebook_name": Parameter("str"),
+    "gradcam_images": Parameter("int", optional=False, minimum=1),
+    "gallery_size": Parameter("int", optional=False, minimum=1),
+    "sweep_points": Parameter("int", optional=False, minimum=1),
 }
 
 

@@ -15,7 +15,8 @@ from sadutils.runner.steps import load_runs
 from sadutils.settings import PARAMETERS
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-NAMES = ("01_text_classifier", "02_filtering", "03_train", "04_cross_dataset", "05_no_pretrain")
+NAMES = ("01_text_classifier", "02_filtering", "03_train", "04_cross_dataset", "05_no_pretrain",
+         "06_analysis")
 CHECK = "settings.check_parameters(globals())"
 
 
@@ -70,6 +71,7 @@ def _execute_bad(tmp_path, monkeypatch, notebook: str, parameters: dict):
     ("03_train", "profile", "full", "parameter profile must be one of demo, paper, got 'full'"),
     ("04_cross_dataset", "sadness_fraction", 2,
      "parameter sadness_fraction must be a number strictly between 0 and 1"),
+    ("06_analysis", "gallery_size", 0, "parameter gallery_size must be an integer >= 1, got 0"),
 ])
 def test_bad_value_stops_at_the_first_code_cell(tmp_path, monkeypatch, notebook, param, value,
                                                 message):

@@ -3,10 +3,10 @@
 Two small fixes that let ``jupyter-book build book -W`` work on any state of the results:
 
 * **Always re-read the pages that show results.** Sphinx rebuilds only pages whose source
-  changed, but ``results.md``, ``performance.md`` and ``notebooks.md`` show files written by
-  runs (records, benchmarks, executed notebooks) that Sphinx does not track. They are marked
-  outdated on every build (config value ``companion_always_reread``), so they are re-executed
-  and never show stale numbers.
+  changed, but ``results.md``, ``analysis.md``, ``performance.md`` and ``notebooks.md`` show
+  files written by runs (records, the saved analysis, benchmarks, executed notebooks) that
+  Sphinx does not track. They are marked outdated on every build (config value
+  ``companion_always_reread``), so they are re-executed and never show stale numbers.
 * **A title for executed notebooks that have none.** Notebooks under ``executed/`` are written
   by ``sadutils reproduce`` and listed in the table of contents with a glob. Sphinx cannot link
   a page without a heading (it warns, and warnings are errors here), so such a notebook gets a
@@ -36,7 +36,8 @@ def add_missing_title(app, doctree) -> None:
 
 def setup(app):
     app.add_config_value("companion_always_reread",
-                         ["method", "results", "trust", "performance", "notebooks"], "env")
+                         ["method", "results", "trust", "analysis", "performance",
+                          "notebooks"], "env")
     app.connect("env-get-outdated", always_outdated)
     # Before Sphinx's own collectors (priority 500) read titles and tables of contents.
     app.connect("doctree-read", add_missing_title, priority=100)

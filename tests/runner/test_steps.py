@@ -17,7 +17,7 @@ def test_the_real_graph():
     runs = steps.load_runs()
     assert runs == steps.load_runs(notebooks_dir() / "pipeline.yml")
     assert [r.name for r in runs] == ["01_text_classifier", "02_filtering", *PAPER_TRAIN_RUNS,
-                                      "05_no_pretrain", "04_cross_dataset"]
+                                      "05_no_pretrain", "04_cross_dataset", "06_analysis"]
     by_name = {r.name: r for r in runs}
     assert by_name["01_text_classifier"].depends == ()
     assert by_name["01_text_classifier"].datasets == ("cocotext", "rgp")
@@ -31,6 +31,10 @@ def test_the_real_graph():
     assert by_name["04_cross_dataset"].depends == ("01_text_classifier", *PAPER_TRAIN_RUNS,
                                                    "05_no_pretrain")
     assert by_name["04_cross_dataset"].datasets == ("unbiasedemo", "emotion6")
+    # the analysis runs last, again whenever a model or a cross-dataset test ran again
+    assert by_name["06_analysis"].depends == (*PAPER_TRAIN_RUNS, "05_no_pretrain",
+                                              "04_cross_dataset")
+    assert by_name["06_analysis"].datasets == ("webemo", "unbiasedemo", "emotion6")
     # every notebook of the graph exists
     assert all((notebooks_dir() / f"{r.notebook}.ipynb").is_file() for r in runs)
 
