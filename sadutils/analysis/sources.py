@@ -16,7 +16,8 @@ import pandas as pd
 from ..config import CLASS_NAMES
 from ..experiments.cross_dataset import CROSS_DATASET_TABLES, trained_models
 from ..paper import paper_rows
-from ..records import Record, latest_by_row
+from ..records import Record
+from ..results import seeds_by_row
 from ..workspace import Workspace
 
 #: Columns every predictions file the analysis reads must have.
@@ -90,7 +91,9 @@ def read_predictions(ws: Workspace, record: Record) -> Predictions:
 
 
 def table1_predictions(ws: Workspace, include_ablation: bool = True) -> list[Predictions]:
-    """The WEBEmo test-split predictions of the newest model of each Table 1 row.
+    """The WEBEmo test-split predictions of each Table 1 row's model of its first seed (the
+    profile's seed when it was trained), so that every part of the analysis looks at one model
+    per row.
 
     Parameters
     ----------
@@ -108,13 +111,16 @@ def table1_predictions(ws: Workspace, include_ablation: bool = True) -> list[Pre
     FileNotFoundError
         When there is no training record, or one's predictions are gone.
     """
-    return [read_predictions(ws, rec)
-            for rec in trained_models(ws, include_ablation=include_ablation)]
+    first = {}
+    for rec in trained_models(ws, include_ablation=include_ablation):
+        first.setdefault(rec.row, rec)  # ordered by seed within a row
+    return [read_predictions(ws, rec) for rec in first.values()]
 
 
 def cross_predictions(ws: Workspace, dataset: str, include_ablation: bool = True
                       ) -> list[Predictions]:
-    """The predictions of the newest cross-dataset record of each row on one test set.
+    """The predictions of each row's cross-dataset record on one test set, for the model of
+    the row's first seed (see :func:`table1_predictions`).
 
     Parameters
     ----------
@@ -138,7 +144,8 @@ def cross_predictions(ws: Workspace, dataset: str, include_ablation: bool = True
     if dataset not in CROSS_DATASET_TABLES:
         raise ValueError(f"unknown cross-dataset test set {dataset!r}; valid choices: "
                          f"{', '.join(CROSS_DATASET_TABLES)}")
-    latest = latest_by_row(ws, CROSS_DATASET_TABLES[dataset])
+    groups = seeds_by_row(ws, CROSS_DATASET_TABLES[dataset])
+    latest = {row: group[0] for row, group in groups.items()}
     order = list(paper_rows("table1")) + sorted(set(latest) - set(paper_rows("table1")))
     return [read_predictions(ws, latest[row]) for row in order if row in latest
             and (include_ablation or latest[row].params.get("pretrained") is not False)]
