@@ -29,6 +29,8 @@
 # %% tags=["parameters"]
 backbone = "xception"
 profile = "demo"
+weights = None           # a weights file for the ImageNet-initialised model (trained here if
+#                          notebook 03 has not), instead of Keras' download; or None
 epochs = None
 batch_size = None
 image_size = None
@@ -57,7 +59,7 @@ network.check_size(recipe.image_size)
 # settings; otherwise it is trained now.
 
 # %%
-pretrained_run = experiments.pretrained_reference(ws, network.name, recipe)
+pretrained_run = experiments.pretrained_reference(ws, network.name, recipe, weights=weights)
 pretrained_run.run_id, pretrained_run.weights["note"]
 
 # %% [markdown]
@@ -77,7 +79,7 @@ reporting.metrics_frame({f"{network.name} (ImageNet requested)": pretrained_run,
 
 # %%
 print(reporting.profile_note(ws.name))
-reporting.comparison_table(ws, "table1")
+reporting.comparison_html(ws, "table1")
 
 # %%
 reporting.plot_confusion(scratch.record)

@@ -28,7 +28,7 @@ from ..data.manifests import manifest_hash, sample_per_class
 from ..metrics import evaluate_predictions
 from ..paper import paper_rows
 from ..records import Record, latest_by_row, make_run_id
-from ..workspace import Workspace
+from ..workspace import Workspace, shown_path
 from .common import dataset_roots
 from .filtering import text_scores
 
@@ -74,7 +74,7 @@ class EvalSet:
         ratio = ("natural" if i["sadness_fraction"] is None
                  else f"{i['sadness_fraction']:.3f}")
         text = (f"on, threshold {i['text_threshold']:g}" if i["text_filter"] else "off")
-        return (f"{self.dataset} ({i['root']}): sadness fraction {ratio}, text filter {text}; "
+        return (f"{self.dataset} ({shown_path(i['root'])}): sadness fraction {ratio}, text filter {text}; "
                 f"{i['sadness_share']:.1%} of the {i['n_images']} images tested are sadness.")
 
     def summary(self) -> pd.DataFrame:

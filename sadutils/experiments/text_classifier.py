@@ -10,6 +10,7 @@ import time
 
 import pandas as pd
 
+from .. import backbones
 from ..config import TEXT_CLASS_NAMES
 from ..data.cocotext import load_cocotext
 from ..data.manifests import manifest_hash, sample_per_class, stratified_split
@@ -60,7 +61,7 @@ def text_classifier_manifest(ws: Workspace, seed: int, max_per_class: int | None
 
 
 def train_text_classifier(ws: Workspace, settings: TrainSettings | None = None, *,
-                          pretrained: bool = True, weights=None,
+                          backbone: str = TEXT_BACKBONE, pretrained: bool = True, weights=None,
                           max_per_class: int | None = None, resume: bool = True,
                           notebook: str | None = None, progress: bool = False,
                           verbose: int = 2) -> RunResult:
@@ -71,6 +72,8 @@ def train_text_classifier(ws: Workspace, settings: TrainSettings | None = None, 
     ws : Workspace
     settings : TrainSettings, optional
         Default: the profile's recipe.
+    backbone : str
+        Default the paper's, :data:`TEXT_BACKBONE`.
     pretrained : bool
         Start from ImageNet weights (under the demo profile only when Keras can get them).
     weights : str, optional
@@ -91,21 +94,22 @@ def train_text_classifier(ws: Workspace, settings: TrainSettings | None = None, 
     settings = settings or TrainSettings.resolve(ws.profile)
     manifest, load_rejected = text_classifier_manifest(ws, settings.seed, max_per_class,
                                                        progress)
-    choice = resolve_weights(TEXT_BACKBONE, pretrained, weights, policy=ws.profile.weights_policy)
+    backbone = backbones.get(backbone).name
+    choice = resolve_weights(backbone, pretrained, weights, policy=ws.profile.weights_policy)
     t0 = time.perf_counter()
-    fitted = fit_and_evaluate(ws, manifest, class_names=TEXT_CLASS_NAMES, backbone=TEXT_BACKBONE,
+    fitted = fit_and_evaluate(ws, manifest, class_names=TEXT_CLASS_NAMES, backbone=backbone,
                               weights=choice, run=TEXT_CLASSIFIER_RUN, settings=settings,
                               resume=resume, progress=progress, verbose=verbose)
     wall = time.perf_counter() - t0
     rejected = pd.concat([load_rejected, fitted.rejected], ignore_index=True)
     record = Record.training(
-        ws, kind="text_classifier", backbone=TEXT_BACKBONE, row=None, dataset="cocotext+rgp",
+        ws, kind="text_classifier", backbone=backbone, row=None, dataset="cocotext+rgp",
         metrics=fitted.metrics, ci95=fitted.ci95,
         params=run_params(settings, fitted, pretrained=pretrained, max_per_class=max_per_class,
                           n_rejected=len(rejected), paper_accuracy=TEXT_CLASSIFIER_ACCURACY),
         weights=choice.as_record(), seed=settings.seed,
         manifest_hash=manifest_hash(fitted.manifest), wall_s=wall,
         artifacts=run_artifacts(ws, TEXT_CLASSIFIER_RUN, notebook),
-        run_parts=("text_classifier", TEXT_BACKBONE, choice.source))
+        run_parts=("text_classifier", backbone, choice.source))
     path = record.write(ws)
     return RunResult(record, path, ws.text_model, fitted.train.history, fitted.test, rejected)
