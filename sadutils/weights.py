@@ -178,6 +178,8 @@ def download_imagenet_file(backbone, mirror: str | None = None,
         else:
             import keras  # noqa: PLC0415 - see the docstring
 
+            # Keras falls back to /tmp/.keras when the folder is not there (not writable).
+            path.parent.mkdir(parents=True, exist_ok=True)
             keras.utils.get_file(bb.imagenet_file, origin, file_hash=bb.imagenet_hash,
                                  cache_subdir="models", cache_dir=str(path.parent.parent))
     except Exception as exc:  # noqa: BLE001 - network errors, hash mismatches: one message
