@@ -46,7 +46,7 @@ DEFAULT_ROOTS = ("_build/html", "book/_build/html")
 SKIPPED_PAGES = ("search.html", "genindex.html", "py-modindex.html")
 #: Pages screenshotted (first screen), and the one screenshotted whole.
 SCREENSHOT_PAGES = ("intro.html", "data.html", "method.html", "reproduce.html", "results.html",
-                    "notebooks.html", "bibliography.html")
+                    "notebooks.html", "bibliography.html", "executed/03_train-xception.html")
 FULL_PAGE_SCREENSHOTS = ("results.html",)
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 #: Chromium's flags: headless, no sandbox (CI runs as root), nothing that reaches the network.
@@ -330,6 +330,13 @@ def check_book(root: Path, screenshots: Path | None, chromium: str, width: int =
                 for page in pages:
                     failed_requests.clear()
                     browser_page.goto(base + page, wait_until="load")
+                    name = page.replace("/", "_").removesuffix(".html") + ".png"
+                    shot = ""
+                    if screenshots is not None and page in SCREENSHOT_PAGES:
+                        # as a reader first sees it: before the check opens <details> blocks
+                        browser_page.screenshot(path=str(screenshots / name),
+                                                full_page=page in FULL_PAGE_SCREENSHOTS)
+                        shot = f"; screenshot {screenshots / name}"
                     measured = browser_page.evaluate(MEASURE_JS, list(CONTENT_SELECTORS))
                     found = measurement_problems(page, measured)
                     found += [f"{page}: {problem}" for problem in dict.fromkeys(
@@ -338,13 +345,6 @@ def check_book(root: Path, screenshots: Path | None, chromium: str, width: int =
                     found += [f"{page}: request failed: {r}" for r in failed_requests
                               if r.startswith(base)]
                     problems += found
-                    name = page.replace("/", "_").removesuffix(".html") + ".png"
-                    shot = ""
-                    if screenshots is not None and page in SCREENSHOT_PAGES:
-                        browser_page.evaluate("() => window.scrollTo(0, 0)")
-                        browser_page.screenshot(path=str(screenshots / name),
-                                                full_page=page in FULL_PAGE_SCREENSHOTS)
-                        shot = f"; screenshot {screenshots / name}"
                     echo(f"check_browser: {page}: {len(measured['tables'])} tables, "
                          f"{len(measured['images'])} images, {len(measured['links'])} links, "
                          f"content {measured['content']['width']:.0f} px: "

@@ -97,6 +97,10 @@ class EpochProgress(keras.callbacks.Callback):
     """Reports each epoch (its loss and accuracy) and the time left through
     :func:`sadutils.progress.report`, for the terminal of ``sadutils reproduce``.
 
+    The time left is measured from the end of each epoch's first batch (the first batch of a
+    run also builds and compiles the model, seconds that later batches do not take); until
+    then no estimate is given.
+
     Parameters
     ----------
     step : str
@@ -109,30 +113,41 @@ class EpochProgress(keras.callbacks.Callback):
         super().__init__()
         self.step, self.epochs = step, int(epochs)
         self._epoch_times: list[float] = []
-        self._epoch, self._epoch_start = 0, time.monotonic()
+        self._epoch, self._done, self._epoch_start = 0, 0, time.monotonic()
+        self._first_batch_end = None  # (time, batches done) when the first batch ended
 
-    def _left(self, current_epoch_left: float) -> float:
-        per_epoch = (sum(self._epoch_times) / len(self._epoch_times) if self._epoch_times
-                     else None)
+    def _left(self, current_epoch_left: float | None) -> float | None:
+        """Seconds left: the rest of this epoch and the later ones (None: no estimate yet)."""
+        if current_epoch_left is None:
+            return None
         later = self.epochs - self._epoch - 1
-        if per_epoch is None:
-            elapsed = time.monotonic() - self._epoch_start
-            per_epoch = elapsed + current_epoch_left
+        if self._epoch_times:
+            per_epoch = sum(self._epoch_times) / len(self._epoch_times)
+        else:  # the first epoch: extrapolate from its batches so far
+            steps = (self.params or {}).get("steps") or 1
+            start, done = self._first_batch_end
+            per_batch = (time.monotonic() - start) / max(self._done - done, 1)
+            per_epoch = per_batch * steps
         return current_epoch_left + later * per_epoch
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch, self._epoch_start = int(epoch), time.monotonic()
+        self._epoch, self._first_batch_end, self._done = int(epoch), None, 0
+        self._epoch_start = time.monotonic()
 
     def on_train_batch_end(self, batch, logs=None):
         steps = (self.params or {}).get("steps")
+        self._done = int(batch) + 1
         if not steps:
             return
-        done = int(batch) + 1
-        elapsed = time.monotonic() - self._epoch_start
-        left = elapsed / done * (steps - done)
+        if self._first_batch_end is None:
+            self._first_batch_end = (time.monotonic(), self._done)
+            return  # no estimate from a batch that also built the model
+        start, done = self._first_batch_end
+        per_batch = (time.monotonic() - start) / (self._done - done)
+        left = self._left(per_batch * (steps - self._done))
         loss = (logs or {}).get("loss")
-        report("batch", step=self.step, epoch=self._epoch + 1, epochs=self.epochs, done=done,
-               total=int(steps), eta_s=round(self._left(left), 1),
+        report("batch", step=self.step, epoch=self._epoch + 1, epochs=self.epochs,
+               done=self._done, total=int(steps), eta_s=round(left, 1),
                **({"loss": float(loss)} if loss is not None else {}))
 
     def on_epoch_end(self, epoch, logs=None):

@@ -32,7 +32,7 @@ import pandas as pd
 import papermill
 
 from .. import backbones as registry
-from ..demo import ensure_demo_data
+from ..demo import MARKER_NAME, ensure_demo_data
 from ..fileio import write_json
 from ..progress import PROGRESS_ENV, describe, progress_file, read_events
 from ..settings import PARAMETERS, check_parameter
@@ -361,7 +361,9 @@ def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), ru
 
     if ws.name == "demo" and any(run.datasets for run in selected):
         echo("demo data: checking (generated on first use, then reused) ...")
-        ensure_demo_data(ws.data, seed=ws.profile.seed, progress=sys.stderr.isatty())
+        # Progress bars only while the data is made (once): a quick check draws none.
+        ensure_demo_data(ws.data, seed=ws.profile.seed,
+                         progress=sys.stderr.isatty() and not (ws.data / MARKER_NAME).is_file())
     code_key = package_fingerprint()
     roots = _root_parameters(ws)
     state = read_state(ws.state_file, ws.name)
@@ -431,8 +433,10 @@ def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), ru
 
 
 def _progress_shower(label: str, echo, status):
-    """What to do with each progress event of a run (see :func:`reproduce`)."""
-    last_plain = [float("-inf")]
+    """What to do with each progress event of a run (see :func:`reproduce`): all of them to
+    ``status``; without one, each epoch's end to ``echo``, and other progress only once the
+    run has gone :data:`PLAIN_PROGRESS_INTERVAL_S` without a line (short steps say nothing)."""
+    last_plain = [time.monotonic()]
 
     def show(event: dict) -> None:
         text = f"{label}: {describe(event)}"

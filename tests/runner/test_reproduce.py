@@ -292,6 +292,7 @@ def _backbone_notebook() -> nbformat.NotebookNode:
         new_code_cell("import os\n"
                       "os.write(2, b'E0000 fake C++ log line from the kernel\\n')\n"
                       "from sadutils.progress import report\n"
+                      "report('images', step='scoring images', done=5, total=10)\n"
                       "report('epoch', force=True, step='training ' + backbone, done=1, "
                       "total=2, loss=0.5)\n"
                       "print('weights:', weights)"),
@@ -343,6 +344,7 @@ def test_quiet_runs_keep_kernel_noise_in_a_log_and_show_progress(backbone_folder
     assert lines[0].startswith("[1/2] t-xception: ran in ") and \
         lines[0].endswith("(never run) -> " + str(folder / "executed" / "t-xception.ipynb"))
     assert "[1/2] t-xception: training xception: epoch 1/2, loss 0.500" in shown
+    assert "[1/2] t-xception: scoring images: 5/10" in shown
     assert shown[0] == "[1/2] t-xception: run (never run) ..."
     # The executed notebooks: titled with their backbone, without the kernel's noise, and
     # without the building machine's folders in papermill's record of the paths.
@@ -368,6 +370,7 @@ def test_without_a_live_terminal_progress_goes_to_the_lines(backbone_folder):
     lines = []
     rp.reproduce(Workspace.create("demo"),
                  **_options(backbone_folder, runs=BACKBONE_RUNS[:1], echo=lines.append))
+    # epoch ends become lines; other progress only in runs that last (not this one)
     assert lines[:3] == ["[1/1] t-xception: run (never run) ...",
                          "    training xception: epoch 1/2, loss 0.500",
                          lines[2]]
