@@ -7,10 +7,14 @@ Usage::
 
 PATH is the results page (``results.html``) or a build folder holding it (``_build/html``,
 ``_build``); by default ``_build/html/results.html`` and then ``book/_build/html/results.html``
-are tried. For each of Tables 1, 2 and 3 the page must have a section headed "Table N" holding
-a table with "reproduced" columns in which every row has numbers, not the "not run yet"
-placeholder (with ``--partial``, at least one row). When the page shows several profiles, one
-complete table per section is enough, unless ``--profile`` names the one to check.
+are tried. The tables are read in the markup ``sadutils.reporting.tables.comparison_html``
+writes: ``<table class="sadutils-comparison" data-table="table1" data-profile="demo">``, one
+row per model, and in each metric cell one ``<span class="sadutils-line sadutils-KIND">`` per
+line (``paper``, ``ours``, ``interval``, ``difference``; ``missing`` when not run yet). For
+each of Tables 1, 2 and 3 the page must have such a table in which every row has, in every
+metric cell, an ``ours`` line holding a number that links to its record (with ``--partial``:
+at least one such row). When the page shows several profiles, one complete table per number is
+enough, unless ``--profile`` names the one to check.
 
 Exit status 0 when all three tables pass; 1 with one line per problem otherwise; 2 when the
 page cannot be found or read. Only the standard library is used.
@@ -20,158 +24,213 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
-TABLES = ("1", "2", "3")
+TABLES = ("table1", "table2", "table3")
 PLACEHOLDER = "not run yet"
 DEFAULT_PAGES = ("_build/html/results.html", "book/_build/html/results.html")
-_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?(\s*\[[^\]]*\])?$")
-_TABLE_HEADING = re.compile(r"^\s*Table\s+(\d+)\b", re.IGNORECASE)
-_PROFILE = re.compile(r"\bProfile\s+`?([A-Za-z0-9_-]+)`?\s*\.")
+TABLE_CLASS = "sadutils-comparison"
+_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+_KIND = re.compile(r"\bsadutils-(paper|ours|interval|difference|missing|note)\b")
+
+
+@dataclass
+class Row:
+    """One model of a comparison table: its name and, per metric cell, ``{kind: text}`` and
+    the kinds of line that hold a link."""
+
+    model: str = ""
+    cells: list = field(default_factory=list)
+    linked: list = field(default_factory=list)
+
+
+@dataclass
+class Table:
+    """A comparison table: which of the paper's tables, whose profile, its rows."""
+
+    table: str
+    profile: str | None
+    rows: list = field(default_factory=list)
 
 
 class _Page(HTMLParser):
-    """Flattens a page into events: ``("heading", level, text)``, ``("text", text)`` (one per
-    paragraph-like block outside tables) and ``("table", rows)`` (rows of cell texts, header
-    row first)."""
-
-    BLOCKS = {"p", "div", "li", "dd", "dt", "section"}
+    """Collects the comparison tables of a page."""
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
-        self.events = []
-        self._heading = None   # [level, parts]
-        self._skip = 0         # depth inside a headerlink anchor / script / style
-        self._tables = []      # stack of tables being read: list of rows
+        self.tables: list[Table] = []
+        self._table = None      # the comparison table being read
+        self._depth = 0         # nested <table> depth inside it
         self._row = None
-        self._cell = None
-        self._text = []
+        self._in_header = False  # inside the row's <th scope="row">
+        self._cell = None        # {kind: text} of the metric cell being read
+        self._linked = None
+        self._spans = []         # stack: the kind of each open span (None: not a line)
+        self._skip = 0           # depth inside a label span
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
-        if self._skip or tag in ("script", "style") or (
-                tag == "a" and "headerlink" in (attrs.get("class") or "")):
-            self._skip += 1
+        if tag == "table":
+            if self._table is not None:
+                self._depth += 1
+            elif TABLE_CLASS in (attrs.get("class") or "").split():
+                self._table = Table(attrs.get("data-table") or "?",
+                                    attrs.get("data-profile") or None)
+                self._depth = 0
             return
-        if re.fullmatch(r"h[1-6]", tag):
-            self._flush()
-            self._heading = [int(tag[1]), []]
-        elif tag == "table":
-            self._flush()
-            self._tables.append([])
-        elif tag == "tr" and self._tables:
-            self._row = []
-        elif tag in ("td", "th") and self._row is not None:
-            self._cell = []
+        if self._table is None:
+            return
+        if tag == "tr":
+            self._row = Row()
+        elif tag == "th" and self._row is not None and attrs.get("scope") == "row":
+            self._in_header = True
+        elif tag == "td" and self._row is not None:
+            self._cell, self._linked = {}, set()
+        elif tag == "span":
+            classes = attrs.get("class") or ""
+            if "sadutils-label" in classes.split() or self._skip:
+                self._skip += 1
+                self._spans.append("label")
+                return
+            match = _KIND.search(classes) if "sadutils-line" in classes.split() else None
+            self._spans.append(match.group(1) if match else None)
+        elif tag == "a" and self._cell is not None:
+            kind = self._current_kind()
+            if kind:
+                self._linked.add(kind)
+
+    def _current_kind(self):
+        for kind in reversed(self._spans):
+            if kind and kind != "label":
+                return kind
+        return None
 
     def handle_endtag(self, tag):
-        if self._skip:
-            self._skip -= 1
+        if self._table is None:
             return
-        if re.fullmatch(r"h[1-6]", tag) and self._heading:
-            level, parts = self._heading
-            self.events.append(("heading", level, " ".join("".join(parts).split())))
-            self._heading = None
-        elif tag in ("td", "th") and self._cell is not None and self._row is not None:
-            self._row.append(" ".join("".join(self._cell).split()))
-            self._cell = None
-        elif tag == "tr" and self._row is not None and self._tables:
-            self._tables[-1].append(self._row)
+        if tag == "table":
+            if self._depth:
+                self._depth -= 1
+            else:
+                self.tables.append(self._table)
+                self._table = None
+        elif tag == "span" and self._spans:
+            if self._spans.pop() == "label":
+                self._skip -= 1
+        elif tag == "th" and self._in_header:
+            self._in_header = False
+        elif tag == "td" and self._cell is not None and self._row is not None:
+            self._row.cells.append({k: " ".join(v.split()) for k, v in self._cell.items()})
+            self._row.linked.append(self._linked)
+            self._cell = self._linked = None
+        elif tag == "tr" and self._row is not None:
+            if self._row.cells:  # the header row has none
+                self._table.rows.append(self._row)
             self._row = None
-        elif tag == "table" and self._tables:
-            self.events.append(("table", self._tables.pop()))
-        elif tag in self.BLOCKS and not self._tables:
-            self._flush()
 
     def handle_data(self, data):
-        if self._skip:
+        if self._table is None or self._skip:
             return
-        if self._heading is not None:
-            self._heading[1].append(data)
+        if self._in_header and not self._spans:
+            self._row.model += data
         elif self._cell is not None:
-            self._cell.append(data)
-        elif not self._tables:
-            self._text.append(data)
-
-    def _flush(self):
-        text = " ".join("".join(self._text).split())
-        if text:
-            self.events.append(("text", text))
-        self._text = []
-
-    def close(self):
-        super().close()
-        self._flush()
+            kind = self._current_kind()
+            if kind:
+                self._cell[kind] = self._cell.get(kind, "") + data
 
 
-def sections(html: str) -> dict[str, list[tuple[str | None, list[list[str]]]]]:
-    """``{"1": [(profile or None, rows), ...], ...}``: the tables under each "Table N" heading,
-    with the profile named last before each table in that section."""
+def comparison_tables(html: str) -> list[Table]:
+    """The comparison tables of a page, in page order.
+
+    Parameters
+    ----------
+    html : str
+
+    Returns
+    -------
+    list of Table
+    """
     page = _Page()
     page.feed(html)
     page.close()
-    out: dict[str, list] = {}
-    current, level, profile = None, None, None
-    for event in page.events:
-        if event[0] == "heading":
-            match = _TABLE_HEADING.match(event[2])
-            if match:
-                current, level, profile = match.group(1), event[1], None
-                out.setdefault(current, [])
-            elif current is not None and event[1] <= level:
-                current = None
-        elif current is None:
-            continue
-        elif event[0] == "text":
-            found = _PROFILE.findall(event[1])
-            if found:
-                profile = found[-1].lower()
-        elif event[0] == "table":
-            out[current].append((profile, event[1]))
-    return out
+    for table in page.tables:
+        for row in table.rows:
+            row.model = " ".join(row.model.split())
+    return page.tables
 
 
-def check_table(rows: list[list[str]], partial: bool = False) -> str | None:
-    """``None`` when the table has reproduced numbers, else why not."""
-    if not rows:
-        return "an empty table"
-    header, body = rows[0], rows[1:]
-    columns = [i for i, name in enumerate(header) if "reproduced" in name.lower()]
-    if not columns:
-        return "only the paper's values (no 'reproduced' columns: no results records?)"
-    if not body:
+def check_table(table: Table, partial: bool = False) -> str | None:
+    """``None`` when the table has reproduced numbers, each linked to its record; else why not.
+
+    Parameters
+    ----------
+    table : Table
+    partial : bool
+        Pass with at least one complete row.
+
+    Returns
+    -------
+    str or None
+    """
+    if not table.rows:
         return "a table without rows"
-    missing = []
-    for row in body:
-        cells = [row[i] if i < len(row) else "" for i in columns]
-        if any(PLACEHOLDER in c.lower() or not _NUMBER.match(c) for c in cells):
-            missing.append(row[0] if row else "?")
-    if not missing or (partial and len(missing) < len(body)):
+    if not any("ours" in cell or "missing" in cell for row in table.rows for cell in row.cells):
+        return "only the paper's values (no reproduced lines: no results records?)"
+    missing, unlinked = [], []
+    for row in table.rows:
+        ours = [cell.get("ours", "") for cell in row.cells]
+        if any("missing" in cell for cell in row.cells) or \
+                not all(_NUMBER.match(text) for text in ours):
+            missing.append(row.model or "?")
+        elif not all("ours" in linked for linked in row.linked):
+            unlinked.append(row.model or "?")
+    complete = len(table.rows) - len(missing) - len(unlinked)
+    if (not missing and not unlinked) or (partial and complete > 0):
         return None
-    return f"'{PLACEHOLDER}' (or no number) for {', '.join(missing)}"
+    reasons = []
+    if missing:
+        reasons.append(f"'{PLACEHOLDER}' (or no number) for {', '.join(missing)}")
+    if unlinked:
+        reasons.append(f"reproduced numbers without a link to their record for "
+                       f"{', '.join(unlinked)}")
+    return "; ".join(reasons)
 
 
 def check_html(html: str, profile: str | None = None, partial: bool = False) -> list[str]:
-    """The problems found (empty: the page passes)."""
-    found = sections(html)
+    """The problems found (empty: the page passes).
+
+    Parameters
+    ----------
+    html : str
+    profile : str, optional
+    partial : bool
+
+    Returns
+    -------
+    list of str
+    """
+    found = comparison_tables(html)
     problems = []
-    for number in TABLES:
-        tables = found.get(number)
-        if tables is None:
-            problems.append(f"Table {number}: no section headed 'Table {number}' on the page")
+    for tid in TABLES:
+        name = f"Table {tid[len('table'):]}"
+        tables = [t for t in found if t.table == tid]
+        if not tables:
+            problems.append(f"{name}: no comparison table on the page "
+                            f"(<table class=\"{TABLE_CLASS}\" data-table=\"{tid}\">)")
             continue
-        candidates = [(p, rows) for p, rows in tables if profile is None or p == profile]
+        candidates = [t for t in tables if profile is None or t.profile == profile]
         if not candidates:
-            shown = sorted({p for p, _ in tables if p}) or ["none named"]
-            problems.append(f"Table {number}: no table for profile {profile!r} "
+            shown = sorted({t.profile for t in tables if t.profile}) or ["none named"]
+            problems.append(f"{name}: no table for profile {profile!r} "
                             f"(profiles shown: {', '.join(shown)})")
             continue
-        reasons = [check_table(rows, partial) for _, rows in candidates]
+        reasons = [check_table(t, partial) for t in candidates]
         if all(reasons):
-            detail = "; ".join(f"{'profile ' + p if p else 'table'}: {r}"
-                               for (p, _), r in zip(candidates, reasons))
-            problems.append(f"Table {number}: no reproduced numbers ({detail})")
+            detail = "; ".join(f"{'profile ' + t.profile if t.profile else 'table'}: {r}"
+                               for t, r in zip(candidates, reasons))
+            problems.append(f"{name}: no reproduced numbers ({detail})")
     return problems
 
 

@@ -36,16 +36,19 @@ image_size = None
 learning_rate = None
 seeds = 1                # training seeds: 1 (the profile's seed, whose model filters); N; a list
 pretrained = True        # start from ImageNet weights (demo: only if Keras can download them)
+backbone = "efficientnetv2b0"  # the paper's text classifier
+weights = None           # a weights file instead of Keras' ImageNet download, or None
 max_per_class = None     # cap on images per class (None: all)
 data_root = None
 results_root = None
 notebook_name = None
 
 # %%
-from sadutils import experiments, reporting, settings
-from sadutils.workspace import Workspace
+from sadutils import backbones, experiments, reporting, settings
+from sadutils.workspace import Workspace, shown_path
 
 settings.check_parameters(globals())  # a bad value stops here, saying what is expected
+network = backbones.get(backbone)  # an unknown name stops here, listing the valid ones
 ws = Workspace.create(profile, data_root, results_root)
 recipe = settings.TrainSettings.resolve(
     ws.profile, epochs=epochs, batch_size=batch_size, image_size=image_size,
@@ -69,7 +72,8 @@ reporting.plot_examples(manifest, by="label", n=6)
 # ## Training
 
 # %%
-runs = {seed: experiments.train_text_classifier(ws, recipe.with_seed(seed), pretrained=pretrained,
+runs = {seed: experiments.train_text_classifier(ws, recipe.with_seed(seed), backbone=network.name,
+                                                pretrained=pretrained, weights=weights,
                                                 max_per_class=max_per_class,
                                                 notebook=notebook_name)
         for seed in seed_list}
@@ -100,4 +104,4 @@ reporting.plot_examples(run.test[run.test["label"] != run.test["pred"]], by="lab
                           score="p_text")
 
 # %%
-print(ws.relative(run.record_path))
+print(shown_path(run.record_path))

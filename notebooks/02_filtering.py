@@ -41,7 +41,7 @@ notebook_name = None
 # %%
 from sadutils import experiments, reporting, settings
 from sadutils.config import OTHERS, SADNESS
-from sadutils.workspace import Workspace
+from sadutils.workspace import Workspace, shown_path
 
 settings.check_parameters(globals())  # a bad value stops here, saying what is expected
 ws = Workspace.create(profile, data_root, results_root)
@@ -57,7 +57,7 @@ if sample_sadness is not None or sample_others is not None:
 result = experiments.filter_webemo(ws, threshold=threshold, sample=sample, seed=seed,
                                    batch_size=batch_size, notebook=notebook_name)
 print(f"threshold applied: {result.threshold:.4f}; filtered manifest: "
-      f"{ws.relative(result.filtered_path)}")
+      f"{shown_path(result.filtered_path)}")
 
 # %% [markdown]
 # ## Before and after, per class

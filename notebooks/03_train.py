@@ -14,13 +14,13 @@
 # ---
 
 # %% [markdown]
-# # Fine-tuning a backbone to recognise sadness (Table 1)
+# # Fine-tuning a backbone (Table 1)
 #
 # The paper's central experiment asks a plain question of each of four ImageNet classifiers:
 # once its head is replaced by a two-way softmax and the whole network is trained on
 # WEBEmo images labelled *sadness* or *others*, how often does it answer correctly on images it
-# has not seen? This notebook runs that experiment for **one** backbone; run it once per
-# backbone (`-p backbone ...`) to fill Table 1.
+# has not seen? This notebook runs that experiment for **one** backbone, named in the title
+# (`sadutils reproduce` runs it once per backbone, `03_train-<backbone>`) to fill Table 1.
 #
 # Each model is trained once per seed (the seed sets the initial weights, the order of the
 # batches and the dropout), always on the same split, so that the spread between seeds shows
@@ -48,13 +48,14 @@ image_size = None        # None: the profile's value (paper 150, demo 72)
 learning_rate = None     # None: the profile's value (0.001)
 seeds = None             # training seeds: None = the profile's (demo 3, paper 1); N; or a list
 weights = None           # a weights file instead of Keras' ImageNet download, or None
+#                          (sadutils reproduce --weights BACKBONE=FILE gives one per backbone)
 data_root = None         # None: data/<profile> (the demo data is generated there if absent)
 results_root = None      # None: results/ (records, models and runs go to results/<profile>/)
 notebook_name = None     # set by `sadutils reproduce`: the name of this run
 
 # %%
 from sadutils import backbones, experiments, reporting, settings
-from sadutils.workspace import Workspace
+from sadutils.workspace import Workspace, shown_path
 
 settings.check_parameters(globals())  # a bad value stops here, saying what is expected
 network = backbones.get(backbone)  # an unknown name stops here, listing the valid ones
@@ -115,12 +116,12 @@ reporting.plot_confusion(run.record)
 
 # %%
 print(reporting.profile_note(ws.name))
-reporting.comparison_table(ws, "table1")
+reporting.comparison_html(ws, "table1")
 
 # %% [markdown]
 # Every number above is traceable: the record below holds the metrics, all parameters, the
 # weights the backbone started from, and the commit, data manifest and machine of this run.
 
 # %%
-print(ws.relative(run.record_path))
+print(shown_path(run.record_path))
 {k: getattr(run.record, k) for k in ("run_id", "kind", "row", "weights", "params")}

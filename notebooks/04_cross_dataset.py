@@ -120,10 +120,8 @@ reporting.cross_dataset_frame(results)
 
 # %%
 for table_id in ("table2", "table3"):
-    df = reporting.comparison_table(ws, table_id)
-    display(Markdown(f"### {TABLE_TITLES[table_id]}\n\n"
-                     f"{reporting.profile_note(ws.name)}\n\n"
-                     + reporting.format_table(df.drop(columns=["run_id", "weights", "profile"]))))
+    display(Markdown(f"### {TABLE_TITLES[table_id]}\n\n{reporting.profile_note(ws.name)}"))
+    display(reporting.comparison_html(ws, table_id))
 
 # %% [markdown]
 # ## Where the models go wrong

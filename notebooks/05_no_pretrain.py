@@ -29,6 +29,8 @@
 # %% tags=["parameters"]
 backbone = "xception"
 profile = "demo"
+weights = None           # a weights file for the ImageNet-initialised model (trained here if
+#                          notebook 03 has not), instead of Keras' download; or None
 epochs = None
 batch_size = None
 image_size = None
@@ -58,7 +60,8 @@ seed_list = settings.seed_list(ws.profile, seeds)
 # the same settings; otherwise it is trained now.
 
 # %%
-pretrained_runs = {seed: experiments.pretrained_reference(ws, network.name, recipe.with_seed(seed))
+pretrained_runs = {seed: experiments.pretrained_reference(ws, network.name,
+                                                         recipe.with_seed(seed), weights=weights)
                    for seed in seed_list}
 [(seed, r.run_id, r.weights["note"]) for seed, r in pretrained_runs.items()]
 
@@ -82,7 +85,7 @@ reporting.metrics_frame(
 
 # %%
 print(reporting.profile_note(ws.name))
-reporting.comparison_table(ws, "table1")
+reporting.comparison_html(ws, "table1")
 
 # %%
 reporting.plot_confusion(scratch.record)

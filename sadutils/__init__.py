@@ -4,8 +4,10 @@ a general nature using CNN".
 Laid out as the pipeline runs (imports only go down): :mod:`~sadutils.config` and
 :mod:`~sadutils.paper` (names, profiles, the paper's numbers), :mod:`~sadutils.workspace` (where
 everything lives), :mod:`~sadutils.data` (the datasets' formats, manifests, downloads),
-:mod:`~sadutils.demo` (synthetic data in those formats), :mod:`~sadutils.backbones` and
-:mod:`~sadutils.models`, :mod:`~sadutils.training`, :mod:`~sadutils.inference`,
+:mod:`~sadutils.demo` (synthetic data in those formats), :mod:`~sadutils.backbones`,
+:mod:`~sadutils.weights` (their ImageNet files) and :mod:`~sadutils.models`,
+:mod:`~sadutils.progress` (live progress for ``sadutils reproduce``),
+:mod:`~sadutils.training`, :mod:`~sadutils.inference`,
 :mod:`~sadutils.metrics`, :mod:`~sadutils.records`, :mod:`~sadutils.experiments` (one module per
 step of the paper), :mod:`~sadutils.analysis` (beyond the paper: what the models get wrong and
 where they look), :mod:`~sadutils.reporting`, :mod:`~sadutils.runner` (``sadutils

@@ -57,6 +57,9 @@ class Backbone:
     imagenet_file, imagenet_url : str or None
         The "notop" ImageNet weights file as Keras caches it, and where Keras downloads it
         from; known for the paper's backbones (others: Keras' own constants, at build time).
+    imagenet_hash : str or None
+        The MD5 (32 hex digits) or SHA-256 (64) Keras checks that file against, copied from
+        Keras' application module (``tests/test_backbones.py`` compares them).
     """
 
     name: str
@@ -66,6 +69,7 @@ class Backbone:
     paper_row: str | None = None
     imagenet_file: str | None = None
     imagenet_url: str | None = None
+    imagenet_hash: str | None = None
 
     @property
     def in_paper(self) -> bool:
@@ -121,16 +125,20 @@ _DECLARED = {
         "xception", "Xception", "tf", 71, "Xception",
         "xception_weights_tf_dim_ordering_tf_kernels_notop.h5",
         "https://storage.googleapis.com/tensorflow/keras-applications/xception/"
-        "xception_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+        "xception_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "b0042744bf5b25fce3cb969f33bebb97"),
     "efficientnetv2b0": Backbone(
         "efficientnetv2b0", "EfficientNetV2B0", "builtin", 32, "EfficientNetV2B0",
-        "efficientnetv2-b0_notop.h5", _EFFV2_URL + "efficientnetv2-b0_notop.h5"),
+        "efficientnetv2-b0_notop.h5", _EFFV2_URL + "efficientnetv2-b0_notop.h5",
+        "893217f2bb855e2983157299931e43ff"),
     "efficientnetv2b2": Backbone(
         "efficientnetv2b2", "EfficientNetV2B2", "builtin", 32, "EfficientNetV2B2",
-        "efficientnetv2-b2_notop.h5", _EFFV2_URL + "efficientnetv2-b2_notop.h5"),
+        "efficientnetv2-b2_notop.h5", _EFFV2_URL + "efficientnetv2-b2_notop.h5",
+        "1dfe2e7a5d45b6632553a8961ea609eb"),
     "efficientnetv2s": Backbone(
         "efficientnetv2s", "EfficientNetV2S", "builtin", 32, "EfficientNetV2S",
-        "efficientnetv2-s_notop.h5", _EFFV2_URL + "efficientnetv2-s_notop.h5"),
+        "efficientnetv2-s_notop.h5", _EFFV2_URL + "efficientnetv2-s_notop.h5",
+        "af0682fb74e8c54910f2d4393339c070"),
 }
 
 

@@ -17,10 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-from tqdm.auto import tqdm
+# tqdm's plain bars: tqdm.auto would warn in every notebook kernel without ipywidgets
+# ("IProgress not found"), and bars are only drawn for a terminal here.
+from tqdm import tqdm
 
 from .data.images import ImageError, load_rgb_array
 from .fileio import atomic_path, write_json
+from .progress import report
 
 
 def decode_images(paths, image_size: int, workers: int | None = None, progress: bool = False):
@@ -45,8 +48,9 @@ def decode_images(paths, image_size: int, workers: int | None = None, progress: 
         iterator = pool.map(one, range(len(paths)))
         if progress:
             iterator = tqdm(iterator, total=len(paths), desc="decode", unit="img")
-        for _ in iterator:
-            pass
+        for done, _ in enumerate(iterator, 1):
+            report("images", step="decoding images", done=done, total=len(paths),
+                   force=done == len(paths))
     return out, sorted(failed)
 
 
@@ -121,8 +125,11 @@ def predict_proba(model, images, batch_size: int = 64, forward=None) -> np.ndarr
     n = len(images)
     if n == 0:
         return np.zeros((0, model.output_shape[-1]), dtype=np.float32)
-    out = [forward(tf.constant(np.asarray(images[start:start + batch_size]), tf.float32))
-           for start in range(0, n, batch_size)]
+    out = []
+    for start in range(0, n, batch_size):
+        out.append(forward(tf.constant(np.asarray(images[start:start + batch_size]), tf.float32)))
+        done = min(start + batch_size, n)
+        report("images", step="scoring images", done=done, total=n, force=done == n)
     return np.concatenate([np.asarray(o, dtype=np.float32) for o in out])
 
 

@@ -8,7 +8,6 @@ knowing which backbone it holds.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import zipfile
 from dataclasses import dataclass
@@ -21,14 +20,12 @@ from . import backbones
 from .backbones import CAFFE_MEAN_BGR, TORCH_MEAN, TORCH_STD, Backbone
 from .config import CLASS_NAMES, check_choice
 from .fileio import atomic_path
+# Re-exported: the weights files' side (no TensorFlow needed) lives in sadutils.weights.
+from .weights import WeightsUnavailable, keras_cache_file  # noqa: F401
 
 #: The entry of a ``.keras`` file (a zip archive) that holds the class names; Keras ignores it.
 CLASS_NAMES_ENTRY = "sadutils.json"
 WEIGHT_POLICIES = ("imagenet", "auto")
-
-
-class WeightsUnavailable(RuntimeError):
-    """ImageNet weights were required but Keras could not find or download them."""
 
 
 @dataclass(frozen=True)
@@ -56,26 +53,6 @@ class WeightsChoice:
     def as_record(self) -> dict:
         """The ``weights`` field of a results record."""
         return {"source": self.source, "pretrained": self.pretrained, "note": self.note}
-
-
-def keras_cache_file(backbone) -> Path | None:
-    """Where Keras keeps (or would download) the ImageNet "notop" weights of ``backbone``.
-
-    Parameters
-    ----------
-    backbone : str or Backbone
-
-    Returns
-    -------
-    Path or None
-        ``$KERAS_HOME/models/<file>`` (default ``~/.keras``); None for a backbone whose file
-        name the registry does not declare.
-    """
-    bb = backbones.get(backbone)
-    if bb.imagenet_file is None:
-        return None
-    home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
-    return home / "models" / bb.imagenet_file
 
 
 def _try_imagenet(bb: Backbone, timeout: float) -> str | None:

@@ -12,6 +12,8 @@ default ``results/<profile>``). The results layout is defined here and nowhere e
     cross_dataset/<run_id>/          predictions, refused and left-out files of a test
     cache/                           decoded images (uint8 .npy), safe to delete
     reproduce.json                   what `sadutils reproduce` ran, and with which inputs
+    logs/<run name>.log              a notebook run's kernel output (TensorFlow's and
+                                     Jupyter's messages), kept out of the terminal
 
 Build one with :meth:`Workspace.create` from a notebook's parameters and pass it along.
 """
@@ -36,6 +38,32 @@ def repo_root() -> Path:
     """
     here = Path(__file__).resolve().parent.parent
     return here if (here / "pyproject.toml").exists() else Path.cwd()
+
+
+def shown_path(path) -> str:
+    """A path as the companion prints it, without the building machine's folders where it can.
+
+    Parameters
+    ----------
+    path : path
+
+    Returns
+    -------
+    str
+        Relative to the checkout when inside it (``results/demo/records/x.json``); else
+        under ``$SADUTILS_DATA`` or ``$SADUTILS_RESULTS`` when inside those roots; else the
+        path as it is.
+    """
+    path = Path(path).expanduser()
+    resolved = path.resolve()
+    for root, prefix in ((repo_root(), ""), (data_home(), "$SADUTILS_DATA/"),
+                         (results_home(), "$SADUTILS_RESULTS/")):
+        try:
+            relative = resolved.relative_to(root.resolve()).as_posix()
+        except ValueError:
+            continue
+        return prefix + relative if relative != "." else (prefix.rstrip("/") or ".")
+    return str(path)
 
 
 def data_home() -> Path:
@@ -230,6 +258,14 @@ class Workspace:
 
     def record_file(self, run_id: str) -> Path:
         return self.records / f"{run_id}.json"
+
+    @property
+    def logs(self) -> Path:
+        return self.results / "logs"
+
+    def log_file(self, run: str) -> Path:
+        """The kernel output of a notebook run of ``sadutils reproduce``."""
+        return self.logs / f"{run}.log"
 
     def relative(self, path) -> str:
         """``path`` relative to the results folder when it lies inside it (records store

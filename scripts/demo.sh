@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: makes .venv (Python 3.10-3.12, 3.11 preferred; set PYTHON to
 # choose), installs this checkout, reproduces the paper's pipeline on the synthetic demo data
-# (offline, CPU is enough) and builds the book that reports it. Arguments go to `reproduce`.
+# (offline, CPU is enough) and builds the book that reports it. Arguments go to `reproduce`
+# (e.g. --force, --only 03_train; --verbose also shows the book build's messages).
 #   bash scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,12 +11,33 @@ source scripts/_venv.sh
 make_venv ""
 
 .venv/bin/sadutils reproduce --profile demo "$@"
-.venv/bin/jupyter-book build book -W -n --keep-going
+
+# The book build's own messages (Sphinx, the pages' kernels) go to a log file, shown only when
+# the build fails or with --verbose.
+verbose=""
+for arg in "$@"; do
+    case "$arg" in -v|--verbose) verbose=1 ;; esac
+done
+log="${SADUTILS_RESULTS:-results}/demo/logs/book.log"
+mkdir -p "$(dirname "$log")"
+echo "book: building (jupyter-book build book -W -n --keep-going; its messages: $log) ..."
+start=$(date +%s)
+status=0
+if [ -n "$verbose" ]; then
+    .venv/bin/jupyter-book build book -W -n --keep-going 2>&1 | tee "$log" || status=$?
+else
+    .venv/bin/jupyter-book build book -W -n --keep-going >"$log" 2>&1 || status=$?
+fi
+if [ "$status" -ne 0 ]; then
+    tail -n 40 "$log" >&2
+    echo "scripts/demo.sh: the book build failed (status $status); its messages: $log" >&2
+    exit 1
+fi
 
 # jupyter-book writes next to the _config.yml it finds (the repository root), else into book/.
 for html in _build/html/index.html book/_build/html/index.html; do
     if [ -f "$html" ]; then
-        echo "The book is ready: open $(pwd)/$html in a browser."
+        echo "book: built in $(( $(date +%s) - start )) s. Open $(pwd)/$html in a browser."
         exit 0
     fi
 done

@@ -144,3 +144,21 @@ def test_resnet50_saves_and_loads_in_safe_mode(built, tmp_path):
     assert any(isinstance(layer, models.ReverseChannels) for layer in loaded.layers)
     np.testing.assert_array_equal(np.asarray(loaded(PIXELS, training=False)),
                                   np.asarray(model(PIXELS, training=False)))
+
+
+def test_declared_hashes_are_the_ones_keras_publishes():
+    """The "notop" hashes the registry checks files against are Keras' own (copied from its
+    application modules, which download and verify these files)."""
+    import inspect
+    import re
+
+    from keras.src.applications import efficientnet_v2, xception
+
+    expected = {"efficientnetv2b0": efficientnet_v2.WEIGHTS_HASHES["b0"][1],
+                "efficientnetv2b2": efficientnet_v2.WEIGHTS_HASHES["b2"][1],
+                "efficientnetv2s": efficientnet_v2.WEIGHTS_HASHES["-s"][1]}
+    source = inspect.getsource(xception)
+    match = re.search(r'"xception_weights_tf_dim_ordering_tf_kernels_notop\.h5",[^)]*?'
+                      r'file_hash="([0-9a-f]+)"', source, re.S)
+    expected["xception"] = match.group(1)
+    assert {name: backbones.get(name).imagenet_hash for name in PAPER_BACKBONES} == expected

@@ -1,7 +1,13 @@
-"""`.ci/check_book.py` on FAKE results pages written in the markup Sphinx/MyST-NB produce."""
+"""`.ci/check_book.py` on FAKE results pages written in the markup the book produces.
+
+The pages are hand-written in the markup of ``sadutils.reporting.tables.comparison_html``
+(tests/reporting/test_book.py checks that the script accepts what that function really
+writes); the numbers are invented.
+"""
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,52 +15,62 @@ import pytest
 SCRIPT = Path(__file__).resolve().parent.parent / ".ci" / "check_book.py"
 spec = importlib.util.spec_from_file_location("check_book", SCRIPT)
 check_book = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = check_book  # its dataclasses look their module up there
 spec.loader.exec_module(check_book)
 
 ROWS = {"1": ["Xception", "EfficientNetV2B0", "EfficientNetV2B2", "EfficientNetV2S",
               "Xception no-pretrain"],
         "2": ["Xception", "EfficientNetV2B0", "EfficientNetV2B2", "EfficientNetV2S"],
         "3": ["Xception", "EfficientNetV2B0", "EfficientNetV2B2", "EfficientNetV2S"]}
-HEADER = ["Model", "Accuracy % paper", "Accuracy % reproduced [95% CI]", "Accuracy Δ (points)",
-          "Overall F1 paper", "Overall F1 reproduced [95% CI]", "Overall F1 Δ"]
 
 
-def _table(header, rows):
-    th = "\n".join(f'<th class="head text-left"><p>{h}</p></th>' for h in header)
-    body = "\n".join('<tr class="row-even">' + "".join(f'<td class="text-left"><p>{c}</p></td>'
-                                                      for c in row) + "</tr>" for row in rows)
-    return (f'<div class="pst-scrollable-table-container"><table class="table">\n<thead>\n'
-            f'<tr class="row-odd">{th}</tr>\n</thead>\n<tbody>\n{body}\n</tbody>\n</table></div>')
+def _line(kind, label, text, href=None):
+    if href:
+        text = f'<a class="sadutils-record-link" href="{href}">{text}</a>'
+    return (f'<span class="sadutils-line sadutils-{kind}"><span class="sadutils-label">{label}'
+            f"</span> {text}</span>")
+
+
+def _cell(row, missing=False, ours="61.2", linked=True, paper=True):
+    lines = [_line("paper", "paper", "72.53")] if paper else []
+    if missing:
+        lines.append(_line("missing", "ours", "not run yet"))
+    else:
+        lines += [_line("ours", "ours", ours, f"records/demo/fake-{row}.json" if linked else None),
+                  _line("interval", "95% CI", "[51.2, 71.2]"),
+                  _line("difference", "Δ", "-11.33")]
+    return "<td>" + "".join(lines) + "</td>"
+
+
+def _table(number, profile="demo", missing=(), unlinked=(), paper_only=False, ours="61.2"):
+    body = []
+    for row in ROWS[number]:
+        if paper_only:
+            cells = "".join(f"<td>{_line('paper', 'paper', '72.53')}</td>" for _ in range(4))
+        else:
+            cells = "".join(_cell(row, row in missing, ours, row not in unlinked)
+                            for _ in range(4))
+        body.append(f'<tr><th scope="row">{row}<span class="sadutils-line sadutils-note">'
+                    f"scratch weights</span></th>{cells}</tr>")
+    head = "".join(f'<th scope="col">{h}</th>' for h in
+                   ("Model", "Accuracy (%)", "Sadness F1", "Others F1", "Overall F1"))
+    return (f'<table class="sadutils-comparison" data-table="table{number}" '
+            f'data-profile="{"" if paper_only else profile}"><caption>Paper vs. ...</caption>'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
 
 
 def _section(number, tables):
     return (f'<section id="table-{number}"><h2>Table {number}: title<a class="headerlink" '
-            f'href="#table-{number}" title="Link to this heading">#</a></h2>\n'
-            f'<p>The same models.</p>\n<div class="cell tag_remove-input docutils container">'
-            f'<div class="cell_output docutils container">{"".join(tables)}</div></div></section>')
-
-
-def _reproduced(number, profile="demo", missing=()):
-    rows = [[r, "72.53", "(not run yet)" if r in missing else "61.2 [51.2, 71.2]",
-             "" if r in missing else "-11.33", "0.73", "not run yet" if r in missing else "0.55",
-             "" if r in missing else "-0.180"] for r in ROWS[number]]
-    rows = [[c.replace("(not run yet)", "not run yet") for c in row] for row in rows]
-    return (f'<p><strong>Profile <code class="docutils literal notranslate"><span class="pre">'
-            f'{profile}</span></code>.</strong> Reproduced numbers: {profile.upper()} profile, '
-            f'trained and tested ...</p>\n' + _table(HEADER, rows))
-
-
-def _paper_only(number):
-    return ("<p>Paper values only: no results records yet (see above).</p>"
-            + _table(["Model", "Accuracy % paper", "Overall F1 paper"],
-                     [[r, "72.53", "0.73"] for r in ROWS[number]]))
+            f'href="#table-{number}">#</a></h2><div class="cell tag_remove-input docutils '
+            f'container"><div class="cell_output docutils container"><div class="output '
+            f'text_html">{"".join(tables)}</div></div></div></section>')
 
 
 def _page(sections):
-    return ('<html><body><main><section id="results"><h1>Results<a class="headerlink" '
-            'href="#results">#</a></h1><p>Records found.</p>' + "".join(sections)
-            + "<section id='figures'><h2>Figures</h2><table><tr><td>x</td></tr></table>"
-              "</section></section></main></body></html>")
+    return ('<html><body><main><section id="results"><h1>Results</h1><p>Records found.</p>'
+            + "".join(sections)
+            + "<section id='records'><h2>Records</h2><table class='sadutils-records-table'>"
+              "<tr><td>x</td></tr></table></section></section></main></body></html>")
 
 
 def _write(tmp_path, html):
@@ -65,15 +81,26 @@ def _write(tmp_path, html):
 
 
 def test_complete_page_passes(tmp_path, capsys):
-    _write(tmp_path, _page(_section(n, [_reproduced(n)]) for n in "123"))
+    _write(tmp_path, _page(_section(n, [_table(n)]) for n in "123"))
     assert check_book.main([str(tmp_path / "_build")]) == 0
     assert "Tables 1, 2 and 3 show reproduced numbers" in capsys.readouterr().out
 
 
+def test_the_tables_are_read_row_by_row(tmp_path):
+    tables = check_book.comparison_tables(_page([_section("2", [_table("2", missing=("X",))])]))
+    assert [(t.table, t.profile) for t in tables] == [("table2", "demo")]
+    row = tables[0].rows[0]
+    assert row.model == "Xception"  # the note under the name is not part of it
+    assert len(row.cells) == 4
+    assert row.cells[0] == {"paper": "72.53", "ours": "61.2", "interval": "[51.2, 71.2]",
+                            "difference": "-11.33"}
+    assert row.linked[0] == {"ours"}
+
+
 def test_placeholder_rows_fail_naming_table_and_rows(tmp_path, capsys):
-    html = _page([_section("1", [_reproduced("1")]),
-                  _section("2", [_reproduced("2", missing=("EfficientNetV2S",))]),
-                  _section("3", [_reproduced("3")])])
+    html = _page([_section("1", [_table("1")]),
+                  _section("2", [_table("2", missing=("EfficientNetV2S",))]),
+                  _section("3", [_table("3")])])
     page = _write(tmp_path, html)
     assert check_book.main([str(page)]) == 1
     err = capsys.readouterr().err
@@ -82,26 +109,37 @@ def test_placeholder_rows_fail_naming_table_and_rows(tmp_path, capsys):
     assert check_book.main([str(page), "--partial"]) == 0
 
 
-def test_paper_values_only_and_missing_section_fail(tmp_path, capsys):
-    page = _write(tmp_path, _page([_section("1", [_paper_only("1")]),
-                                   _section("2", [_reproduced("2")])]))
+def test_a_reproduced_number_without_its_record_link_fails(tmp_path, capsys):
+    html = _page([_section(n, [_table(n, unlinked=("Xception",) if n == "3" else ())])
+                  for n in "123"])
+    assert check_book.main([str(_write(tmp_path, html))]) == 1
+    err = capsys.readouterr().err
+    assert "Table 3" in err and "without a link to their record for Xception" in err
+
+
+def test_paper_values_only_and_missing_table_fail(tmp_path, capsys):
+    page = _write(tmp_path, _page([_section("1", [_table("1", paper_only=True)]),
+                                   _section("2", [_table("2")])]))
     assert check_book.main([str(page)]) == 1
     err = capsys.readouterr().err
     assert "Table 1: no reproduced numbers" in err and "only the paper's values" in err
-    assert "Table 3: no section headed 'Table 3'" in err
+    assert "Table 3: no comparison table on the page" in err
 
 
 def test_profiles(tmp_path, capsys):
-    html = _page(_section(n, [_reproduced(n, "demo"),
-                              _reproduced(n, "paper", missing=ROWS[n][:1])]) for n in "123")
+    html = _page(_section(n, [_table(n, "demo"), _table(n, "paper", missing=ROWS[n][:1])])
+                 for n in "123")
     page = _write(tmp_path, html)
     assert check_book.main([str(page)]) == 0            # demo's tables are complete
     assert check_book.main([str(page), "--profile", "demo"]) == 0
     capsys.readouterr()
     assert check_book.main([str(page), "--profile", "paper"]) == 1
     assert "profile paper: 'not run yet' (or no number) for Xception" in capsys.readouterr().err
-    sections = check_book.sections(html)
-    assert [p for p, _ in sections["2"]] == ["demo", "paper"]
+    assert check_book.main([str(page), "--profile", "other"]) == 1
+    assert "no table for profile 'other' (profiles shown: demo, paper)" in \
+        capsys.readouterr().err
+    assert [t.profile for t in check_book.comparison_tables(html) if t.table == "table2"] == \
+        ["demo", "paper"]
 
 
 def test_missing_page(tmp_path, capsys):
@@ -109,8 +147,8 @@ def test_missing_page(tmp_path, capsys):
     assert "results page not found" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("cell,ok", [("61.2 [51.2, 71.2]", True), ("0.55", True), ("-3", True),
-                                     ("not run yet", False), ("", False), ("n/a", False)])
-def test_cells(cell, ok):
-    rows = [HEADER[:3], ["Xception", "72.53", cell]]
-    assert (check_book.check_table(rows) is None) == ok
+@pytest.mark.parametrize("ours,ok", [("61.2", True), ("0.55", True), ("-3", True),
+                                     ("", False), ("n/a", False), ("61.2 [1, 2]", False)])
+def test_cells(ours, ok):
+    table = check_book.comparison_tables(_table("2", ours=ours))[0]
+    assert (check_book.check_table(table) is None) == ok

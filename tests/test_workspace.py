@@ -66,6 +66,7 @@ RESULT_PATHS = [
     lambda ws: ws.predictions_file("resnet50-seed2"),
     lambda ws: ws.cross_dataset_dir("cross_dataset-xception-20260101T0000-abcd1234"),
     lambda ws: ws.record_file("train-xception-20260101T0000-abcd1234"),
+    lambda ws: ws.logs, lambda ws: ws.log_file("03_train-xception"),
 ]
 
 
@@ -117,3 +118,16 @@ def test_run_name():
     assert run_name("xception", pretrained=False, seed=0) == "xception-no-pretrain-seed0"
     assert len({run_name(b, p, s) for b in ("xception", "resnet50") for p in (True, False)
                 for s in (None, 1)}) == 8
+
+
+def test_shown_path_hides_the_building_machines_folders(isolated, tmp_path):
+    """Paths are shown relative to the checkout, else to the data or results root."""
+    root = workspace.repo_root()
+    assert workspace.shown_path(root / "results" / "demo" / "x.json") == "results/demo/x.json"
+    assert workspace.shown_path(root) == "."
+    ws = Workspace.create("demo")  # isolated: both roots outside the checkout
+    assert workspace.shown_path(ws.data / "emotion6") == "$SADUTILS_DATA/demo/emotion6"
+    assert workspace.shown_path(ws.log_file("a")) == "$SADUTILS_RESULTS/demo/logs/a.log"
+    assert workspace.shown_path(workspace.data_home()) == "$SADUTILS_DATA"
+    elsewhere = tmp_path.parent / "elsewhere.txt"
+    assert workspace.shown_path(elsewhere) == str(elsewhere)

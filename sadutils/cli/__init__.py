@@ -7,7 +7,8 @@ add a command, write its two functions and add a line to :data:`COMMANDS`.
 
 Mistakes a user can make (a missing folder, a malformed dataset file, a bad parameter) end as
 one line ``sadutils: error: <message>`` on stderr and exit status 2, never a traceback;
-anything else is a bug and propagates with its traceback.
+anything else is a bug and propagates with its traceback. :data:`EXIT_CODES` lists the exit
+statuses (``sadutils --help`` shows them).
 """
 from __future__ import annotations
 
@@ -40,6 +41,19 @@ COMMANDS = {
                   "not change."),
     "tables": ("run_commands", arguments.tables,
                "Print Tables 1-3: the paper's numbers beside the newest reproduced ones."),
+    "weights": ("weights_commands", arguments.weights,
+                "Download the backbones' ImageNet weights into Keras' cache, or check which "
+                "are there and intact (for machines without network)."),
+}
+
+#: Exit statuses of every command, as ``sadutils --help`` and the README list them.
+EXIT_CODES = {
+    0: "done (for `fetch` of a dataset behind a sign-up page: the instructions were printed)",
+    1: "done, with failures: a notebook failed, an image could not be read, a weights file "
+       "is missing or corrupt",
+    2: "nothing done: a usage or input error (bad option, missing file, malformed dataset, "
+       "failed download)",
+    130: "interrupted (Ctrl-C)",
 }
 
 #: Exceptions that mean "the user asked for something impossible", not "the code is broken".
@@ -73,7 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="sadutils",
         description="Runnable companion to 'On recognizing emotion of sadness in images of a "
-                    "general nature using CNN': data, training and the paper's tables.")
+                    "general nature using CNN': data, training and the paper's tables.",
+        epilog="exit status:\n" + "\n".join(f"  {code:<4} {text}"
+                                             for code, text in EXIT_CODES.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (_, add_arguments, summary) in COMMANDS.items():
@@ -93,8 +110,8 @@ def main(argv=None) -> int:
     Returns
     -------
     int
-        The exit status: 0 done, 1 done with failures (e.g. unreadable images, a failed
-        notebook), 2 a usage or input error, 130 interrupted.
+        The exit status, one of :data:`EXIT_CODES`: 0 done, 1 done with failures (e.g.
+        unreadable images, a failed notebook), 2 a usage or input error, 130 interrupted.
     """
     parser = build_parser()
     try:

@@ -91,6 +91,15 @@ def reproduce(p: argparse.ArgumentParser) -> None:
                    metavar="NOTEBOOK:NAME=VALUE",
                    help="set a parameter of a notebook (repeatable), e.g. "
                         "-p 04_cross_dataset:sadness_fraction=0.33 -p 03_train:epochs=2")
+    p.add_argument("--weights", dest="weights", action="append", default=[],
+                   metavar="BACKBONE=FILE",
+                   help="start BACKBONE from this weights file (a Keras 'notop' .h5) in every "
+                        "notebook that builds it, instead of Keras' ImageNet download "
+                        "(repeatable: --weights xception=/w/x.h5 --weights "
+                        "efficientnetv2s=/w/s.h5)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="show everything: the notebooks' output and the kernels' TensorFlow "
+                        "and Jupyter messages (otherwise kept in results/<profile>/logs/)")
 
 
 def tables(p: argparse.ArgumentParser) -> None:
@@ -98,3 +107,17 @@ def tables(p: argparse.ArgumentParser) -> None:
                    help="whose records to show (default demo)")
     p.add_argument("--format", dest="fmt", choices=("markdown", "csv"), default="markdown",
                    help="output format (default markdown)")
+
+
+def weights(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("download", "check"),
+                   help="download: fetch the ImageNet 'notop' files into Keras' cache (needs "
+                        "the network); check: say which are there and intact")
+    p.add_argument("--backbone", "--backbones", dest="backbones", nargs="+", metavar="NAME",
+                   help="the backbones (default the paper's four; any keras.applications "
+                        "classifier, e.g. resnet50)")
+    p.add_argument("--mirror", metavar="URL",
+                   help="download: a base URL (or file:// folder) holding the files under "
+                        "Keras' names instead of Keras' own address")
+    p.add_argument("--timeout", type=float, default=60.0,
+                   help="download: seconds to wait for the network (default 60)")

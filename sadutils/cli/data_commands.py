@@ -149,7 +149,8 @@ def cmd_download_webemo(args) -> int:
 
 
 def cmd_fetch(args) -> int:
-    """Download and unpack a public dataset, or say how to get one behind a sign-up page."""
+    """Download and unpack a public dataset, or say how to get one behind a sign-up page
+    (printed on stdout, status 0: for such a dataset that is the expected result)."""
     try:
         out = fetch(args.dataset, args.out, force=args.force)
     except ManualDownloadRequired as exc:
@@ -167,8 +168,9 @@ def cmd_fetch(args) -> int:
         if args.dataset == "webemo":
             hint = (f" From the command line: sadutils download-webemo {args.out / 'train25.txt'}"
                     f" --out {args.out} (and the same for test25.txt).")
-        print(f"sadutils: {exc}{hint}", file=sys.stderr)
-        return 2
+        # Saying where to get it is what the command is for here: instructions, status 0.
+        print(f"{exc}{hint}")
+        return 0
     except (requests.RequestException, RuntimeError) as exc:
         source = SOURCES.get(args.dataset)
         where = source.url if source else args.dataset

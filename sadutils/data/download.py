@@ -22,7 +22,7 @@ from urllib.request import url2pathname
 
 import pandas as pd
 import requests
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain bars: tqdm.auto warns in kernels without ipywidgets
 
 from ..config import CLASS_NAMES
 from ..fileio import atomic_path, write_text

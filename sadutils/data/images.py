@@ -164,7 +164,7 @@ def check_images(paths, workers: int = 4, progress: bool = False,
     with ThreadPoolExecutor(max(1, workers)) as pool:
         reasons = pool.map(check, paths) if workers > 1 else map(check, paths)
         if progress:
-            from tqdm.auto import tqdm
+            from tqdm import tqdm  # not tqdm.auto: see sadutils.inference
             reasons = tqdm(reasons, total=len(paths), desc="checking images", unit="img")
         return {p: r for p, r in zip(paths, reasons) if r is not None}
 

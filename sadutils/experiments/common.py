@@ -6,9 +6,11 @@ and returns the trained model's predictions on the test part with their metrics.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
 
@@ -18,6 +20,7 @@ from ..data.manifests import in_key_order
 from ..demo import ensure_demo_data
 from ..metrics import calibration, evaluate_predictions
 from ..models import WeightsChoice
+from ..progress import report
 from ..records import Record
 from ..settings import TrainSettings
 from ..workspace import Workspace
@@ -90,6 +93,71 @@ class Fitted:
         return {f"n_{part}": int(counts.get(part, 0)) for part in ("train", "val", "test")}
 
 
+class EpochProgress(keras.callbacks.Callback):
+    """Reports each epoch (its loss and accuracy) and the time left through
+    :func:`sadutils.progress.report`, for the terminal of ``sadutils reproduce``.
+
+    The time left is measured from the end of each epoch's first batch (the first batch of a
+    run also builds and compiles the model, seconds that later batches do not take); until
+    then no estimate is given.
+
+    Parameters
+    ----------
+    step : str
+        What is being trained, for the reader (``"training xception"``).
+    epochs : int
+        The epochs of the run (a resumed run starts part-way).
+    """
+
+    def __init__(self, step: str, epochs: int):
+        super().__init__()
+        self.step, self.epochs = step, int(epochs)
+        self._epoch_times: list[float] = []
+        self._epoch, self._done, self._epoch_start = 0, 0, time.monotonic()
+        self._first_batch_end = None  # (time, batches done) when the first batch ended
+
+    def _left(self, current_epoch_left: float | None) -> float | None:
+        """Seconds left: the rest of this epoch and the later ones (None: no estimate yet)."""
+        if current_epoch_left is None:
+            return None
+        later = self.epochs - self._epoch - 1
+        if self._epoch_times:
+            per_epoch = sum(self._epoch_times) / len(self._epoch_times)
+        else:  # the first epoch: extrapolate from its batches so far
+            steps = (self.params or {}).get("steps") or 1
+            start, done = self._first_batch_end
+            per_batch = (time.monotonic() - start) / max(self._done - done, 1)
+            per_epoch = per_batch * steps
+        return current_epoch_left + later * per_epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch, self._first_batch_end, self._done = int(epoch), None, 0
+        self._epoch_start = time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        steps = (self.params or {}).get("steps")
+        self._done = int(batch) + 1
+        if not steps:
+            return
+        if self._first_batch_end is None:
+            self._first_batch_end = (time.monotonic(), self._done)
+            return  # no estimate from a batch that also built the model
+        start, done = self._first_batch_end
+        per_batch = (time.monotonic() - start) / (self._done - done)
+        left = self._left(per_batch * (steps - self._done))
+        loss = (logs or {}).get("loss")
+        report("batch", step=self.step, epoch=self._epoch + 1, epochs=self.epochs,
+               done=self._done, total=int(steps), eta_s=round(left, 1),
+               **({"loss": float(loss)} if loss is not None else {}))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._epoch_times.append(time.monotonic() - self._epoch_start)
+        metrics = {k: float(v) for k, v in (logs or {}).items()
+                   if k in ("loss", "accuracy", "val_loss", "val_accuracy")}
+        report("epoch", force=True, step=self.step, done=int(epoch) + 1, total=self.epochs,
+               eta_s=round(self._left(0.0), 1), **metrics)
+
+
 def fit_and_evaluate(ws: Workspace, manifest: pd.DataFrame, *, class_names, backbone: str,
                      weights: WeightsChoice, run: str, settings: TrainSettings,
                      resume: bool = True, progress: bool = False, verbose: int = 2) -> Fitted:
@@ -149,7 +217,8 @@ def fit_and_evaluate(ws: Workspace, manifest: pd.DataFrame, *, class_names, back
         build, images[part["train"]], y[part["train"]], images[part["val"]], y[part["val"]],
         ws.run_dir(run), epochs=settings.epochs, batch_size=settings.batch_size,
         learning_rate=settings.learning_rate, optimizer=settings.optimizer, seed=settings.seed,
-        resume=resume, refresh_batchnorm=settings.refresh_batchnorm, verbose=verbose)
+        resume=resume, refresh_batchnorm=settings.refresh_batchnorm, verbose=verbose,
+        extra_callbacks=[EpochProgress(f"training {run}", settings.epochs)])
     models.save_model(result.model, ws.model_file(run))
     test = inference.predict_frame(result.model, manifest.iloc[part["test"]],
                                    images[part["test"]],

@@ -29,7 +29,7 @@ from ..metrics import evaluate_predictions
 from ..paper import paper_rows
 from ..records import Record, make_run_id
 from ..results import seeds_by_row
-from ..workspace import Workspace
+from ..workspace import Workspace, shown_path
 from .common import calibration_metrics, dataset_roots
 from .filtering import text_scores
 
@@ -78,7 +78,7 @@ class EvalSet:
         ratio = ("natural" if i["sadness_fraction"] is None
                  else f"{i['sadness_fraction']:.3f}")
         text = (f"on, threshold {i['text_threshold']:g}" if i["text_filter"] else "off")
-        return (f"{self.dataset} ({i['root']}): sadness fraction {ratio}, text filter {text}; "
+        return (f"{self.dataset} ({shown_path(i['root'])}): sadness fraction {ratio}, text filter {text}; "
                 f"{i['sadness_share']:.1%} of the {i['n_images']} images tested are sadness.")
 
     def summary(self) -> pd.DataFrame:

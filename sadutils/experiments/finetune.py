@@ -120,7 +120,8 @@ def train_backbone(ws: Workspace, backbone: str = "xception",
 
 
 def pretrained_reference(ws: Workspace, backbone: str = "xception",
-                         settings: TrainSettings | None = None, verbose: int = 2) -> Record:
+                         settings: TrainSettings | None = None, weights=None,
+                         verbose: int = 2) -> Record:
     """The newest ImageNet-requested training record of ``backbone`` with the same recipe.
 
     The ablation (notebook 05) compares against it; when notebook 03 has not produced one with
@@ -131,6 +132,8 @@ def pretrained_reference(ws: Workspace, backbone: str = "xception",
     ws : Workspace
     backbone : str
     settings : TrainSettings, optional
+    weights : str, optional
+        A weights file for the run trained here, instead of Keras' ImageNet download.
     verbose : int
 
     Returns
@@ -145,4 +148,4 @@ def pretrained_reference(ws: Workspace, backbone: str = "xception",
     if rec is not None and rec.artifact("model", ws) is not None \
             and rec.artifact("model", ws).is_file():
         return rec
-    return train_backbone(ws, bb.name, settings, verbose=verbose).record
+    return train_backbone(ws, bb.name, settings, weights=weights, verbose=verbose).record

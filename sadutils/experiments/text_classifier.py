@@ -10,6 +10,7 @@ import time
 
 import pandas as pd
 
+from .. import backbones
 from ..config import TEXT_CLASS_NAMES
 from ..data.cocotext import load_cocotext
 from ..data.manifests import manifest_hash, sample_per_class, stratified_split
@@ -62,7 +63,7 @@ def text_classifier_manifest(ws: Workspace, seed: int | None = None,
 
 
 def train_text_classifier(ws: Workspace, settings: TrainSettings | None = None, *,
-                          pretrained: bool = True, weights=None,
+                          backbone: str = TEXT_BACKBONE, pretrained: bool = True, weights=None,
                           max_per_class: int | None = None, resume: bool = True,
                           notebook: str | None = None, progress: bool = False,
                           verbose: int = 2) -> RunResult:
@@ -73,6 +74,8 @@ def train_text_classifier(ws: Workspace, settings: TrainSettings | None = None, 
     ws : Workspace
     settings : TrainSettings, optional
         Default: the profile's recipe.
+    backbone : str
+        Default the paper's, :data:`TEXT_BACKBONE`.
     pretrained : bool
         Start from ImageNet weights (under the demo profile only when Keras can get them).
     weights : str, optional
@@ -95,24 +98,25 @@ def train_text_classifier(ws: Workspace, settings: TrainSettings | None = None, 
     settings = settings or TrainSettings.resolve(ws.profile)
     manifest, load_rejected = text_classifier_manifest(ws, max_per_class=max_per_class,
                                                        progress=progress)
-    choice = resolve_weights(TEXT_BACKBONE, pretrained, weights, policy=ws.profile.weights_policy)
+    backbone = backbones.get(backbone).name
+    choice = resolve_weights(backbone, pretrained, weights, policy=ws.profile.weights_policy)
     run = run_name(TEXT_CLASSIFIER_RUN, True, None if settings.seed == ws.profile.seed
                    else settings.seed)
     t0 = time.perf_counter()
-    fitted = fit_and_evaluate(ws, manifest, class_names=TEXT_CLASS_NAMES, backbone=TEXT_BACKBONE,
+    fitted = fit_and_evaluate(ws, manifest, class_names=TEXT_CLASS_NAMES, backbone=backbone,
                               weights=choice, run=run, settings=settings,
                               resume=resume, progress=progress, verbose=verbose)
     wall = time.perf_counter() - t0
     rejected = pd.concat([load_rejected, fitted.rejected], ignore_index=True)
     record = Record.training(
-        ws, kind="text_classifier", backbone=TEXT_BACKBONE, row=None, dataset="cocotext+rgp",
+        ws, kind="text_classifier", backbone=backbone, row=None, dataset="cocotext+rgp",
         metrics=fitted.metrics, ci95=fitted.ci95,
         params=run_params(settings, fitted, pretrained=pretrained, max_per_class=max_per_class,
                           n_rejected=len(rejected), paper_accuracy=TEXT_CLASSIFIER_ACCURACY),
         weights=choice.as_record(), seed=settings.seed,
         manifest_hash=manifest_hash(fitted.manifest), wall_s=wall,
         artifacts=run_artifacts(ws, run, notebook),
-        run_parts=("text_classifier", TEXT_BACKBONE, choice.source))
+        run_parts=("text_classifier", backbone, choice.source))
     path = record.write(ws)
     return RunResult(record, path, ws.model_file(run), fitted.train.history, fitted.test,
                      rejected)

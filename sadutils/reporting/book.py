@@ -1,38 +1,77 @@
-"""What the book's results page shows, as Markdown text and figures.
+"""What the book's results page shows, as HTML, Markdown text and figures.
 
 The page (``book/results.md``) is executed at every build and reads the records present then;
 each of its cells calls one function here and displays what it returns, so the page holds prose
 and the logic is tested here.
+
+Every reproduced number of Tables 1-3 links to the JSON file of its record. The book build
+copies those files into the HTML output (:func:`publish_records`, called by the book's Sphinx
+extension ``book/_ext/companion_book.py``) under :data:`RECORDS_FOLDER`, so the links work in
+the published book as well as in a local build.
 """
 from __future__ import annotations
 
+import html
+import shutil
 from pathlib import Path
 
 import pandas as pd
 
 from ..paper import TABLES
-from ..records import latest_by_row, profiles_with_records
-from ..workspace import Workspace, repo_root, results_home
+from ..records import Record, latest_by_row, profiles_with_records, read_records
+from ..workspace import Workspace, results_home, shown_path
 from .figures import plot_confusion, plot_examples, plot_history, plot_metric_bars
-from .tables import (BOOKKEEPING, comparison_table, format_table, paper_only_table,
-                     profile_note, records_table, table_rows)
+from .tables import (HTML, comparison_html, comparison_rows, paper_only_html, profile_note,
+                     records_table, table_rows)
+
+#: Where the records' JSON files go in the book's HTML output (beside ``results.html``).
+RECORDS_FOLDER = "records"
+
+__all__ = ["RECORDS_FOLDER", "shown_path", "workspaces", "record_href", "publish_records",
+           "records_found_markdown", "table_html", "metric_figures", "model_details",
+           "records_html"]
 
 
-def shown_path(path) -> str:
-    """A path as the book shows it: relative to the checkout when inside it.
+def record_href(record: Record) -> str:
+    """The address of a record's JSON file in the built book, relative to the results page.
 
     Parameters
     ----------
-    path : path
+    record : Record
 
     Returns
     -------
     str
+        ``records/<profile>/<run_id>.json``.
     """
-    try:
-        return Path(path).resolve().relative_to(repo_root()).as_posix()
-    except ValueError:
-        return str(path)
+    return f"{RECORDS_FOLDER}/{record.profile}/{record.run_id}.json"
+
+
+def publish_records(out_dir, results_root=None) -> list[Path]:
+    """Copy every valid record's JSON file into a built book, where :func:`record_href` points.
+
+    Parameters
+    ----------
+    out_dir : path
+        The HTML output folder (``_build/html``).
+    results_root : path, optional
+        Default :func:`sadutils.workspace.results_home`.
+
+    Returns
+    -------
+    list of Path
+        The files written. Records that do not validate are not published (the results page
+        does not show them either).
+    """
+    out_dir = Path(out_dir)
+    written = []
+    for ws in workspaces(results_root):
+        for rec in read_records(ws):
+            target = out_dir / record_href(rec)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(ws.record_file(rec.run_id), target)
+            written.append(target)
+    return written
 
 
 def workspaces(results_root=None) -> list[Workspace]:
@@ -74,41 +113,79 @@ def records_found_markdown(results_root=None) -> str:
             "README has the exact commands.")
 
 
-def table_markdown(table, results_root=None) -> str:
+def _notebook_page(name: str | None, book_dir) -> str | None:
+    """The address of an executed notebook's page relative to the results page, or None when
+    the book has no such notebook."""
+    if not name:
+        return None
+    stem = Path(name).name
+    stem = stem[:-len(".ipynb")] if stem.endswith(".ipynb") else stem
+    if book_dir is not None and not (Path(book_dir) / "executed" / f"{stem}.ipynb").is_file():
+        return None
+    return f"executed/{stem}.html"
+
+
+def _records_used_html(rows, book_dir) -> str:
+    """The collapsible list of the records behind one table."""
+    items = []
+    for row in rows:
+        rec = row.record
+        if rec is None:
+            continue
+        notebook = _notebook_page(rec.artifacts.get("notebook"), book_dir)
+        ran_in = (f'; ran in <a href="{html.escape(notebook)}">'
+                  f'{html.escape(Path(notebook).stem)}</a>' if notebook else "")
+        items.append(
+            f"<li>{html.escape(row.model)}: <a href=\"{html.escape(record_href(rec))}\">"
+            f"<code>{html.escape(rec.run_id)}</code></a> "
+            f"({html.escape(str(rec.weights.get('source', '')))} weights, created "
+            f"{html.escape(str(rec.provenance.get('created_at', ''))[:16])}{ran_in})</li>")
+    if not items:
+        return ""
+    return (f'<details class="sadutils-records"><summary>The {len(items)} records behind this '
+            f"table (each reproduced number above links to its own)</summary>"
+            f"<ul>{''.join(items)}</ul></details>")
+
+
+def table_html(table, results_root=None, book_dir=None) -> HTML:
     """One of Tables 1-3 for every profile with records (the paper's values alone if none).
 
     Parameters
     ----------
     table : str
     results_root : path, optional
+    book_dir : path, optional
+        The book's source folder: records name the executed notebook they ran in, linked when
+        it is in the book (``executed/``). None: linked without checking.
 
     Returns
     -------
-    str
-        Per profile: the profile note, the table, a note on models trained from scratch
-        although the paper's were pretrained, and the records used.
+    HTML
+        Per profile: the profile note, the table in the paper's shape
+        (:func:`sadutils.reporting.tables.comparison_html`, every reproduced number linked to
+        its record's JSON file), a note on models trained from scratch although the paper's
+        were pretrained, and a collapsible list of the records used.
     """
     spaces = workspaces(results_root)
     if not spaces:
-        return ("Paper values only: no results records yet (see above).\n\n"
-                + format_table(paper_only_table(table)))
+        return HTML("<p>Paper values only: no results records yet (see above).</p>"
+                    + paper_only_html(table))
     parts = []
     for ws in spaces:
-        df = comparison_table(ws, table)
-        text = f"**Profile `{ws.name}`.** {profile_note(ws.name)}\n\n"
-        text += format_table(df.drop(columns=list(BOOKKEEPING)))
-        odd = df[~df["Model"].str.contains("no-pretrain") & (df["weights"] == "scratch")]
-        if len(odd):
-            text += ("\n**Note:** trained from scratch although the paper's model was "
-                     "ImageNet-pretrained (the record's weights note says why): "
-                     + ", ".join(odd["Model"]) + ".\n")
-        used = df[df["run_id"] != ""]
-        if len(used):
-            text += "\nRecords used: " + "; ".join(
-                f"{m}: `{r}` ({w} weights)" for m, r, w in
-                zip(used["Model"], used["run_id"], used["weights"])) + ".\n"
+        rows = comparison_rows(ws, table)
+        text = (f"<p><strong>Profile <code>{ws.name}</code>.</strong> "
+                f"{html.escape(profile_note(ws.name))}</p>")
+        text += comparison_html(ws, table, record_href=record_href)
+        odd = [row.model for row in rows if row.record is not None
+               and row.record.weights.get("source") == "scratch"
+               and row.record.kind != "ablation" and not row.model.endswith("no-pretrain")]
+        if odd:
+            text += ("<p><strong>Note:</strong> trained from scratch although the paper's model "
+                     "was ImageNet-pretrained (the record's weights note says why): "
+                     + html.escape(", ".join(odd)) + ".</p>")
+        text += _records_used_html(rows, book_dir)
         parts.append(text)
-    return "\n".join(parts)
+    return HTML("\n".join(parts))
 
 
 def metric_figures(results_root=None) -> list:
@@ -159,35 +236,42 @@ def model_details(results_root=None) -> list[tuple[str, list]]:
     return out
 
 
-def records_markdown(book_dir, results_root=None) -> str:
-    """Every record the tables can draw on, with code version, weights and notebook link.
+def records_html(book_dir=None, results_root=None) -> HTML:
+    """Every record the tables can draw on: its JSON file, what it is, its weights, code
+    version, time and notebook, as a compact table that fits the page.
 
     Parameters
     ----------
-    book_dir : path
+    book_dir : path, optional
         The book's source folder (executed notebooks are under ``executed/``).
     results_root : path, optional
 
     Returns
     -------
-    str
+    HTML
     """
     frames = [records_table(ws) for ws in workspaces(results_root)]
     frames = [f for f in frames if not f.empty]
     if not frames:
-        return "No records yet."
+        return HTML("<p>No records yet.</p>")
     records = pd.concat(frames, ignore_index=True)
-
-    def notebook_link(name):
-        if not name:
-            return ""
-        page = Path(book_dir) / "executed" / Path(name).name
-        if page.suffix != ".ipynb":
-            page = page.with_name(page.name + ".ipynb")
-        if page.is_file():
-            return f"[{page.stem}](executed/{page.name})"
-        return f"`{Path(name).name}`"
-
-    records["notebook"] = [notebook_link(p) for p in records["notebook"]]
-    records["run_id"] = [f"`{r}`" for r in records["run_id"]]
-    return format_table(records)
+    body = []
+    for _, r in records.iterrows():
+        what = " · ".join(str(x) for x in (r.kind, r.table, r.row) if x)
+        notebook = _notebook_page(r.notebook, book_dir)
+        notebook_cell = (f'<a href="{html.escape(notebook)}">{html.escape(Path(notebook).stem)}'
+                         "</a>" if notebook else html.escape(Path(str(r.notebook)).name))
+        href = f"{RECORDS_FOLDER}/{r.profile}/{r.run_id}.json"
+        weights = html.escape(str(r.weights))
+        if r["weights note"]:
+            weights = (f'<span title="{html.escape(str(r["weights note"]), quote=True)}">'
+                       f"{weights}</span>")
+        body.append(
+            f'<tr><td><a href="{html.escape(href)}"><code>{html.escape(r.run_id)}</code></a>'
+            f'<span class="sadutils-line sadutils-note">{html.escape(what)} · '
+            f"{html.escape(r.profile)}</span></td><td>{weights}</td>"
+            f"<td><code>{html.escape(str(r.commit))}</code></td>"
+            f"<td>{html.escape(str(r.created_at)[:16])}</td><td>{notebook_cell}</td></tr>")
+    return HTML('<table class="sadutils-records-table"><thead><tr><th>Record (JSON)</th>'
+                "<th>Weights</th><th>Code</th><th>Created (UTC)</th><th>Notebook</th></tr>"
+                f"</thead><tbody>{''.join(body)}</tbody></table>")

@@ -1,15 +1,25 @@
 """The tables of the companion: the paper's numbers beside ours, and the tables of each step.
 
-:func:`comparison_table` puts the newest record of each row of one of the paper's tables beside
-the published value, with the difference; rows of backbones the paper did not train follow the
-paper's rows, marked "not in the paper". The paper's "overall F1" is the support-weighted mean
-of the two class F1 scores (``f1_weighted`` in a record); accuracy is shown in percent, as in
-the paper. Numbers of the ``demo`` profile come from synthetic images and say nothing about the
-paper: every table carries the profile it came from (:func:`profile_note`).
+:func:`comparison_rows` puts the newest record of each row of one of the paper's tables beside
+the published value: one :class:`ComparisonRow` per model, holding one :class:`MetricCell` per
+metric. Two renderings are built from them: :func:`comparison_table`, a wide DataFrame (paper /
+reproduced / difference columns per metric) for the terminal's ``sadutils tables`` and CSV, and
+:func:`comparison_html`, the paper's five-column shape with the values stacked in each cell
+(paper, ours with its interval, difference), for the book and the notebooks. What a cell shows
+is the list of :data:`CELL_LINES`; a new line (say, the spread over several seeds) is one
+function appended there.
+
+Rows of backbones the paper did not train follow the paper's rows, marked "not in the paper".
+The paper's "overall F1" is the support-weighted mean of the two class F1 scores
+(``f1_weighted`` in a record); accuracy is shown in percent, as in the paper. Numbers of the
+``demo`` profile come from synthetic images and say nothing about the paper: every table carries
+the profile it came from (:func:`profile_note`).
 """
 from __future__ import annotations
 
+import html
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -81,6 +91,138 @@ def table_rows(ws: Workspace, table) -> list[tuple[str, pd.Series | None, Record
     return rows
 
 
+class HTML(str):
+    """HTML text that Jupyter displays as HTML (and that is a plain string everywhere else)."""
+
+    def _repr_html_(self) -> str:
+        return str(self)
+
+
+#: The column heading of each compared metric in the paper-shaped table.
+METRIC_HEADINGS = {"accuracy": "Accuracy (%)", "f1_sadness": "Sadness F1",
+                   "f1_others": "Others F1", "f1_weighted": "Overall F1"}
+
+
+@dataclass(frozen=True)
+class MetricCell:
+    """One metric of one model: the paper's value beside the reproduced one.
+
+    Values are in the scale the tables show (accuracy in percent, F1 as a fraction).
+
+    Attributes
+    ----------
+    metric : str
+        The record's metric (``accuracy``, ``f1_sadness``, ``f1_others``, ``f1_weighted``).
+    label : str
+        The label of the wide table's columns (``"Accuracy %"``).
+    paper : float or None
+        None for a row the paper does not have.
+    value : float or None
+        None without a record.
+    interval : tuple of float, or None
+        The 95% bootstrap interval of ``value``, when the record has one.
+    digits : int
+        Decimals shown.
+    record : Record or None
+        The record ``value`` comes from.
+    """
+
+    metric: str
+    label: str
+    paper: float | None
+    value: float | None
+    interval: tuple[float, float] | None
+    digits: int
+    record: Record | None = None
+
+    @property
+    def difference(self) -> float | None:
+        """Reproduced minus paper (percentage points for accuracy); None if either is missing."""
+        if self.paper is None or self.value is None:
+            return None
+        return self.value - self.paper
+
+    def reproduced_text(self) -> str:
+        """``"74.1 [70.2, 78.0]"`` (the value alone without an interval); :data:`NOT_RUN`
+        without a record."""
+        if self.value is None:
+            return NOT_RUN
+        text = f"{self.value:.{self.digits}f}"
+        if self.interval is not None:
+            text += f" [{self.interval[0]:.{self.digits}f}, {self.interval[1]:.{self.digits}f}]"
+        return text
+
+    def difference_text(self) -> str:
+        """The signed difference, one more decimal for F1 so that it is not rounded twice;
+        empty when there is none."""
+        diff = self.difference
+        if diff is None:
+            return ""
+        return f"{diff:+.2f}" if self.metric == "accuracy" else f"{diff:+.3f}"
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    """One model of one of Tables 1-3.
+
+    Attributes
+    ----------
+    model : str
+        The row's name (``"Xception"``, ``"ResNet50"``).
+    in_paper : bool
+        Whether the paper has this row.
+    record : Record or None
+        The newest record of the row (None: not run yet).
+    cells : tuple of MetricCell
+        One per metric of :data:`sadutils.paper.COMPARED_METRICS`, in its order.
+    """
+
+    model: str
+    in_paper: bool
+    record: Record | None
+    cells: tuple
+
+    @property
+    def label(self) -> str:
+        """The row's name as the wide table shows it (``"ResNet50 (not in the paper)"``)."""
+        return self.model if self.in_paper else f"{self.model} ({NOT_IN_PAPER})"
+
+
+def comparison_rows(ws: Workspace, table) -> list[ComparisonRow]:
+    """The paper's rows of one table with the newest reproduced record of each.
+
+    Parameters
+    ----------
+    ws : Workspace
+    table : str or int
+        ``table1``, ``table2`` or ``table3`` (or 1, 2, 3).
+
+    Returns
+    -------
+    list of ComparisonRow
+        The paper's rows in its order, then rows of other backbones with a record (in name
+        order).
+    """
+    rows = []
+    for row, paper, rec in table_rows(ws, table_id(table)):
+        cells = []
+        for metric, paper_column, label in COMPARED_METRICS:
+            scale, digits = metric_scale(metric)
+            value = None if rec is None else rec.metric(metric)
+            interval = None if rec is None else rec.interval(metric)
+            if interval is not None and (len(interval) != 2 or None in interval):
+                interval = None
+            cells.append(MetricCell(
+                metric=metric, label=label,
+                paper=None if paper is None else float(paper[paper_column]),
+                value=None if value is None else float(value) * scale,
+                interval=None if interval is None else (float(interval[0]) * scale,
+                                                        float(interval[1]) * scale),
+                digits=digits, record=rec))
+        rows.append(ComparisonRow(row, paper is not None, rec, tuple(cells)))
+    return rows
+
+
 def comparison_table(ws: Workspace, table) -> pd.DataFrame:
     """The paper's numbers of one table beside the newest reproduced record of each row.
 
@@ -100,26 +242,186 @@ def comparison_table(ws: Workspace, table) -> pd.DataFrame:
         reproduced - paper (percentage points for accuracy). Then ``run_id``, ``weights`` (the
         record's weights source) and ``profile``.
     """
+    out = []
+    for row in comparison_rows(ws, table):
+        line = {"Model": row.label}
+        for cell in row.cells:
+            line[f"{cell.label} paper"] = float("nan") if cell.paper is None else cell.paper
+            line[f"{cell.label} reproduced [95% CI]"] = cell.reproduced_text()
+            diff = cell.difference
+            line[delta_column(cell.label)] = float("nan") if diff is None else diff
+        line["run_id"] = "" if row.record is None else row.record.run_id
+        line["weights"] = "" if row.record is None else row.record.weights.get("source", "")
+        line["profile"] = ws.name
+        out.append(line)
+    return pd.DataFrame(out)
+
+
+# ------------------------------------------------------------------ the paper-shaped table
+
+@dataclass(frozen=True)
+class CellLine:
+    """One line of a cell of the paper-shaped table.
+
+    Attributes
+    ----------
+    kind : str
+        What the line is; it becomes the CSS class ``sadutils-<kind>`` (``paper``,
+        ``ours``, ``interval``, ``difference``, ``missing``) that the book's style sheet and
+        ``.ci/check_book.py`` read.
+    label : str
+        A short word before the value (``"paper"``, ``"ours"``, ``"Δ"``); may be empty.
+    text : str
+        The value as shown.
+    link : bool
+        Whether the line links to the record the number comes from.
+    """
+
+    kind: str
+    label: str
+    text: str
+    link: bool = False
+
+
+def paper_line(cell: MetricCell) -> CellLine | None:
+    """The paper's value (nothing for a row the paper does not have)."""
+    if cell.paper is None:
+        return None
+    return CellLine("paper", "paper", f"{cell.paper:.2f}")
+
+
+def reproduced_line(cell: MetricCell) -> CellLine:
+    """The reproduced value, linked to its record; :data:`NOT_RUN` without one."""
+    if cell.value is None:
+        return CellLine("missing", "ours", NOT_RUN)
+    return CellLine("ours", "ours", f"{cell.value:.{cell.digits}f}", link=True)
+
+
+def interval_line(cell: MetricCell) -> CellLine | None:
+    """The 95% bootstrap interval of the reproduced value, when the record has one."""
+    if cell.value is None or cell.interval is None:
+        return None
+    low, high = cell.interval
+    return CellLine("interval", "95% CI", f"[{low:.{cell.digits}f}, {high:.{cell.digits}f}]")
+
+
+def difference_line(cell: MetricCell) -> CellLine | None:
+    """Reproduced minus paper (points for accuracy), when both exist."""
+    if cell.difference is None:
+        return None
+    return CellLine("difference", "Δ", cell.difference_text())
+
+
+#: The lines of a cell, top to bottom: each function takes a :class:`MetricCell` and returns a
+#: :class:`CellLine`, or None for nothing to show. Appending a function adds a line to every
+#: cell of the book's tables.
+CELL_LINES = [paper_line, reproduced_line, interval_line, difference_line]
+
+
+def cell_lines(cell: MetricCell, makers=None) -> list[CellLine]:
+    """What one cell shows, line by line.
+
+    Parameters
+    ----------
+    cell : MetricCell
+    makers : sequence of callable, optional
+        Default :data:`CELL_LINES`.
+
+    Returns
+    -------
+    list of CellLine
+    """
+    lines = [make(cell) for make in (CELL_LINES if makers is None else makers)]
+    return [line for line in lines if line is not None]
+
+
+def _line_html(line: CellLine, href: str | None, title: str | None) -> str:
+    text = html.escape(line.text)
+    if line.link and href:
+        tip = f' title="{html.escape(title, quote=True)}"' if title else ""
+        text = f'<a class="sadutils-record-link" href="{html.escape(href, quote=True)}"{tip}>{text}</a>'
+    label = (f'<span class="sadutils-label">{html.escape(line.label)}</span> '
+             if line.label else "")
+    return f'<span class="sadutils-line sadutils-{line.kind}">{label}{text}</span>'
+
+
+def _rows_html(rows, tid: str, profile: str | None, caption: str, record_href,
+               makers) -> str:
+    """The paper-shaped HTML table of ``rows`` (see :func:`comparison_html`)."""
+    heads = "".join(f'<th scope="col">{html.escape(METRIC_HEADINGS.get(m, label))}</th>'
+                    for m, _, label in COMPARED_METRICS)
+    body = []
+    for row in rows:
+        rec = row.record
+        href = record_href(rec) if (rec is not None and record_href is not None) else None
+        title = None if rec is None else f"record {rec.run_id}"
+        model = html.escape(row.model)
+        if not row.in_paper:
+            model += f'<span class="sadutils-line sadutils-note">{NOT_IN_PAPER}</span>'
+        if rec is not None and rec.weights.get("source"):
+            model += (f'<span class="sadutils-line sadutils-note">'
+                      f'{html.escape(str(rec.weights["source"]))} weights</span>')
+        cells = "".join(
+            "<td>" + "".join(_line_html(line, href, title) for line in cell_lines(cell, makers))
+            + "</td>" for cell in row.cells)
+        body.append(f'<tr><th scope="row">{model}</th>{cells}</tr>')
+    return HTML(f'<table class="sadutils-comparison" data-table="{tid}" '
+                f'data-profile="{profile or ""}"><caption>{html.escape(caption)}</caption>'
+                f'<thead><tr><th scope="col">Model</th>{heads}</tr></thead>'
+                f"<tbody>{''.join(body)}</tbody></table>")
+
+
+def comparison_html(ws: Workspace, table, record_href=None, makers=None) -> str:
+    """One of Tables 1-3 in the paper's shape, as an HTML table.
+
+    Five columns as in the paper (model, accuracy %, sadness F1, others F1, overall F1); each
+    metric cell stacks the lines of :func:`cell_lines`: the paper's value, ours (a link to its
+    record when ``record_href`` is given), its 95% interval and the difference. Under the
+    model's name: "not in the paper" for rows the paper does not have, and the weights the
+    record's model started from.
+
+    Parameters
+    ----------
+    ws : Workspace
+    table : str or int
+    record_href : callable, optional
+        ``record_href(record) -> str``: the address of a record's JSON file; None: no links.
+    makers : sequence of callable, optional
+        The cell's lines (default :data:`CELL_LINES`).
+
+    Returns
+    -------
+    HTML
+        A ``<table class="sadutils-comparison">`` with ``data-table`` and ``data-profile``
+        attributes (its caption names the profile); a ``str`` that notebooks display as HTML.
+    """
+    tid = table_id(table)
+    caption = (f"Paper vs. {ws.name.upper()} profile. ours: reproduced value; 95% CI: its "
+               f"bootstrap interval; Δ: ours − paper (accuracy in percentage points).")
+    return _rows_html(comparison_rows(ws, tid), tid, ws.name, caption, record_href, makers)
+
+
+def paper_only_html(table) -> str:
+    """The paper's values of one table in the shape of :func:`comparison_html`, without a
+    reproduced line (for a book built before any run).
+
+    Parameters
+    ----------
+    table : str or int
+
+    Returns
+    -------
+    str
+    """
+    tid = table_id(table)
     rows = []
-    for row, paper, rec in table_rows(ws, table):
-        out = {"Model": row if paper is not None else f"{row} ({NOT_IN_PAPER})"}
-        for metric, paper_column, label in COMPARED_METRICS:
-            scale, digits = metric_scale(metric)
-            paper_value = float(paper[paper_column]) if paper is not None else float("nan")
-            value = None if rec is None else rec.metric(metric)
-            out[f"{label} paper"] = paper_value
-            if value is None:
-                out[f"{label} reproduced [95% CI]"] = NOT_RUN
-                out[delta_column(label)] = float("nan")
-            else:
-                out[f"{label} reproduced [95% CI]"] = format_interval(
-                    float(value), rec.interval(metric), scale, digits)
-                out[delta_column(label)] = float(value) * scale - paper_value
-        out["run_id"] = "" if rec is None else rec.run_id
-        out["weights"] = "" if rec is None else rec.weights.get("source", "")
-        out["profile"] = ws.name
-        rows.append(out)
-    return pd.DataFrame(rows)
+    for _, paper in paper_table(tid).iterrows():
+        cells = tuple(MetricCell(metric, label, float(paper[column]), None, None,
+                                 metric_scale(metric)[1])
+                      for metric, column, label in COMPARED_METRICS)
+        rows.append(ComparisonRow(str(paper["row"]), True, None, cells))
+    return _rows_html(rows, tid, None, "The paper's values (no reproduced numbers yet).", None,
+                      [paper_line])
 
 
 def _cell(column: str, value) -> str:

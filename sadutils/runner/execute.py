@@ -7,32 +7,51 @@ dependency that ran again makes its dependents run again: their results never mi
 upstream with a new one). The keys of the last runs are kept in the workspace's
 ``reproduce.json``; a run whose key is unchanged (and whose executed notebook is still there)
 is skipped.
+
+What the reader sees: one line per notebook, and while a notebook runs, its progress (the
+epoch with loss, accuracy and the time left; the images scored), which the notebook's code
+reports through :mod:`sadutils.progress`. Everything else the kernel writes outside the
+notebook's cells (TensorFlow's C++ log lines, Jupyter's warnings) goes to the run's log file,
+``results/<profile>/logs/<run>.log``, named when the run fails (see
+:mod:`sadutils.runner.kernel`); ``verbose`` shows it all instead.
 """
 from __future__ import annotations
 
 import json
+import logging
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import nbformat
 import pandas as pd
 import papermill
 
-from ..demo import ensure_demo_data
+from .. import backbones as registry
+from ..demo import MARKER_NAME, ensure_demo_data
 from ..fileio import write_json
+from ..progress import PROGRESS_ENV, describe, progress_file, read_events
 from ..settings import PARAMETERS, check_parameter
-from ..workspace import Workspace, data_home, executed_dir, notebooks_dir, results_home
-from .fingerprints import (data_fingerprint, notebook_fingerprint, notebook_parameters,
-                           package_fingerprint, paired_script_differs, sha)
+from ..workspace import (Workspace, data_home, executed_dir, notebooks_dir, results_home,
+                         shown_path)
+from .fingerprints import (data_fingerprint, notebook_defaults, notebook_fingerprint,
+                           notebook_parameters, package_fingerprint, paired_script_differs, sha)
+from .kernel import KERNEL_ARGUMENTS, kernel_manager_class
 from .steps import NotebookRun, check_graph, load_runs, match_runs, parse_override
 
 STATE_VERSION = 1
 #: A notebook declaring this parameter is told its run's name (records point at its page).
 NOTEBOOK_PARAMETER = "notebook_name"
 STATUSES = ("ran", "skipped", "failed", "blocked")
+#: The parameter of a notebook that starts a backbone from a weights file.
+WEIGHTS_PARAMETER = "weights"
+#: Seconds between two progress lines that are not epoch ends, when the terminal cannot
+#: rewrite its last line (a log file, CI).
+PLAIN_PROGRESS_INTERVAL_S = 30.0
 
 
 @dataclass
@@ -50,6 +69,8 @@ class RunOutcome:
     wall_s : float or None
     output : Path or None
         The executed notebook.
+    log : Path or None
+        The kernel's own output (None when it went to the terminal, with ``verbose``).
     error : str or None
         For a failure: the failing cell and the error's first line.
     cell_index, cell_source
@@ -61,6 +82,7 @@ class RunOutcome:
     reason: str = ""
     wall_s: float | None = None
     output: Path | None = None
+    log: Path | None = None
     error: str | None = None
     cell_index: int | None = None
     cell_source: str | None = None
@@ -145,13 +167,6 @@ def _why(prev: dict | None, inputs: dict, output: Path, force: bool) -> str | No
     return None
 
 
-def _shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
 def _kernel_name(notebook: Path) -> str:
     """The notebook's own kernel, or ``python3``."""
     try:
@@ -172,9 +187,62 @@ def _root_parameters(ws: Workspace) -> dict:
     return out
 
 
+def parse_weights(items) -> dict[str, str]:
+    """Per-backbone weights files: ``["xception=/w/x.h5", ...]`` as ``{"xception": path}``.
+
+    Parameters
+    ----------
+    items : iterable of str, or dict
+        ``BACKBONE=FILE`` texts, or a mapping backbone -> file.
+
+    Returns
+    -------
+    dict
+        Registry name -> absolute path of an existing file.
+
+    Raises
+    ------
+    ValueError
+        For a text without ``=``, an unknown backbone or a backbone named twice.
+    FileNotFoundError
+        For a file that does not exist.
+    """
+    pairs = items.items() if isinstance(items, dict) else []
+    if not isinstance(items, dict):
+        for item in items or ():
+            name, sep, path = str(item).partition("=")
+            if not sep or not name.strip() or not path.strip():
+                raise ValueError(f"--weights {item!r}: expected BACKBONE=FILE, e.g. "
+                                 "--weights xception=/data/xception_notop.h5")
+            pairs.append((name.strip(), path.strip()))
+    out: dict[str, str] = {}
+    for name, path in pairs:
+        key = registry.get(name).name
+        if key in out:
+            raise ValueError(f"--weights: {key} is given two files")
+        file = Path(path).expanduser()
+        if not file.is_file():
+            raise FileNotFoundError(f"--weights {name}={path}: no such file")
+        out[key] = str(file.resolve())
+    return out
+
+
+def _run_backbone(parameters: dict, defaults: dict) -> str | None:
+    """The registry name of the backbone a run builds: its ``backbone`` parameter, else the
+    default of its notebook's parameters cell; None when it names none."""
+    name = parameters.get("backbone", defaults.get("backbone"))
+    if not isinstance(name, str):
+        return None
+    try:
+        return registry.get(name).name
+    except ValueError:
+        return None
+
+
 def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), runs=None,
               backbones=None, seeds=None, notebooks=None, executed=None,
-              kernel_name: str | None = None, echo=print) -> ReproduceResult:
+              kernel_name: str | None = None, weights=None, verbose: bool = False, echo=print,
+              status=None) -> ReproduceResult:
     """Run the notebooks with papermill in dependency order, skipping those whose inputs did not
     change since their last successful run.
 
@@ -204,8 +272,20 @@ def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), ru
         The notebooks folder (default ``notebooks/``) and where executed copies go (default
         ``book/executed/``, where the book's table of contents finds them).
     kernel_name : str, optional
+    weights : iterable of str, or dict, optional
+        Per-backbone weights files (``BACKBONE=FILE``, :func:`parse_weights`): every run whose
+        notebook has a ``weights`` parameter and builds that backbone (its ``backbone``
+        parameter, or its notebook's default) starts from that file. A ``-p ...:weights=``
+        override of the same run wins.
+    verbose : bool
+        Show the kernels' own output and the notebooks' cell output in the terminal, instead
+        of keeping the former in ``results/<profile>/logs/`` and showing progress only.
     echo : callable
-        Receives the progress lines and the summary.
+        Receives the lines to keep: one per notebook run, the progress lines when ``status``
+        is None, and the summary.
+    status : callable, optional
+        Receives a running notebook's latest progress, to show in place (a terminal); None
+        sends epoch ends (and, at most every 30 s, other progress) to ``echo`` instead.
 
     Returns
     -------
@@ -216,10 +296,11 @@ def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), ru
     Raises
     ------
     ValueError
-        For an unknown notebook, parameter or backbone, or a bad parameter value, before
-        anything runs.
+        For an unknown notebook, parameter or backbone, a bad parameter value, or one weights
+        file given (``-p NOTEBOOK:weights=``) to runs of different backbones, before anything
+        runs.
     FileNotFoundError
-        For a notebook file that does not exist.
+        For a notebook or weights file that does not exist.
     """
     notebooks = Path(notebooks) if notebooks is not None else notebooks_dir()
     executed = Path(executed) if executed is not None else executed_dir()
@@ -232,11 +313,21 @@ def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), ru
     extra: dict[str, dict] = {r.name: {} for r in runs}
     for item in overrides or ():
         target, name, value = parse_override(item) if isinstance(item, str) else item
-        for r in match_runs(target, runs, "-p"):
+        matched = match_runs(target, runs, "-p")
+        for r in matched:
             extra[r.name][name] = value
+        built = sorted({str(r.parameters.get("backbone")) for r in matched
+                        if "backbone" in r.parameters})
+        if name == WEIGHTS_PARAMETER and value is not None and len(built) > 1:
+            raise ValueError(
+                f"-p {target}:{name}={value} would start {len(built)} backbones "
+                f"({', '.join(built)}) from one file; give one file per backbone with "
+                f"--weights BACKBONE=FILE (e.g. --weights {built[0]}=FILE), or -p "
+                f"{matched[0].name}:{name}=FILE for one run")
+    weights_by_backbone = parse_weights(weights or ())
 
     # Everything checkable is checked before anything runs.
-    sources, declared = {}, {}
+    sources, declared, defaults = {}, {}, {}
     for run in selected:
         path = notebooks / f"{run.notebook}.ipynb"
         if not path.is_file():
@@ -244,9 +335,14 @@ def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), ru
         sources[run.name] = path
         if run.notebook not in declared:
             declared[run.notebook] = notebook_parameters(path)
+            defaults[run.notebook] = notebook_defaults(path)
         if seeds is not None and "seeds" in declared[run.notebook]:
             extra[run.name].setdefault("seeds", seeds)
         wanted = {**run.parameters, **extra[run.name]}
+        builds = _run_backbone(wanted, defaults[run.notebook])
+        if builds in weights_by_backbone and WEIGHTS_PARAMETER in declared[run.notebook] \
+                and WEIGHTS_PARAMETER not in extra[run.name]:
+            extra[run.name][WEIGHTS_PARAMETER] = weights_by_backbone[builds]
         unknown = sorted(set(wanted) - declared[run.notebook])
         if unknown:
             raise ValueError(
@@ -258,15 +354,22 @@ def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), ru
                     check_parameter(name, value)
                 except ValueError as exc:
                     raise ValueError(f"-p {run.notebook}:{name}: {exc}") from None
+    unused = sorted(set(weights_by_backbone) - {
+        _run_backbone({**r.parameters, **extra[r.name]}, defaults[r.notebook])
+        for r in selected if WEIGHTS_PARAMETER in declared[r.notebook]})
+    if unused:
+        echo(f"note: --weights for {', '.join(unused)}: no selected notebook run builds it")
     for notebook in declared:
         path = notebooks / f"{notebook}.ipynb"
         if paired_script_differs(path):
-            echo(f"warning: {_shown(path.with_suffix('.py'))} and {path.name} differ; "
-                 f"running the .ipynb (sync them: jupytext --sync {_shown(path)})")
+            echo(f"warning: {shown_path(path.with_suffix('.py'))} and {path.name} differ; "
+                 f"running the .ipynb (sync them: jupytext --sync {shown_path(path)})")
 
     if ws.name == "demo" and any(run.datasets for run in selected):
         echo("demo data: checking (generated on first use, then reused) ...")
-        ensure_demo_data(ws.data, seed=ws.profile.seed, progress=sys.stderr.isatty())
+        # Progress bars only while the data is made (once): a quick check draws none.
+        ensure_demo_data(ws.data, seed=ws.profile.seed,
+                         progress=sys.stderr.isatty() and not (ws.data / MARKER_NAME).is_file())
     code_key = package_fingerprint()
     roots = _root_parameters(ws)
     state = read_state(ws.state_file, ws.name)
@@ -303,11 +406,15 @@ def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), ru
             outcomes[run.name] = RunOutcome(run.name, "skipped", "up to date", output=output)
             echo(f"{label}: skip (up to date)")
             continue
-        echo(f"{label}: run ({why}) ...")
+        (status or echo)(f"{label}: run ({why}) ...")
         if NOTEBOOK_PARAMETER in declared[run.notebook] and NOTEBOOK_PARAMETER not in parameters:
             # Not part of the key: it follows from the run's name.
             parameters[NOTEBOOK_PARAMETER] = run.name
-        outcome = _execute(run, sources[run.name], output, parameters, why, kernel_name)
+        outcome = _execute(run, sources[run.name], output, parameters, why, kernel_name,
+                           log=None if verbose else ws.log_file(run.name),
+                           on_progress=_progress_shower(label, echo, status),
+                           progress_path=progress_file(ws.logs, run.name))
+        _retitle(output, parameters, run)
         outcomes[run.name] = outcome
         state["runs"][run.name] = {
             "key": sha(inputs), "status": "ok" if outcome.status == "ran" else "failed",
@@ -319,9 +426,11 @@ def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), ru
         write_json(ws.state_file, state)
         if outcome.status == "failed":
             echo(f"{label}: FAILED after {outcome.wall_s:.1f} s in {outcome.error}\n"
-                 f"    the executed notebook, with the traceback: {_shown(output)}")
+                 f"    the executed notebook, with the traceback: {shown_path(output)}"
+                 + (f"\n    the kernel's own messages: {shown_path(outcome.log)}"
+                    if outcome.log is not None else ""))
         else:
-            echo(f"{label}: ran in {outcome.wall_s:.1f} s -> {_shown(output)}")
+            echo(f"{label}: ran in {outcome.wall_s:.1f} s ({why}) -> {shown_path(output)}")
 
     result = ReproduceResult(ws.name, [outcomes[r.name] for r in selected], ws.state_file)
     echo("")
@@ -329,16 +438,88 @@ def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), ru
     return result
 
 
+def _progress_shower(label: str, echo, status):
+    """What to do with each progress event of a run (see :func:`reproduce`): all of them to
+    ``status``; without one, each epoch's end to ``echo``, and other progress only once the
+    run has gone :data:`PLAIN_PROGRESS_INTERVAL_S` without a line (short steps say nothing)."""
+    last_plain = [time.monotonic()]
+
+    def show(event: dict) -> None:
+        text = f"{label}: {describe(event)}"
+        if status is not None:
+            status(text)
+        elif event.get("kind") == "epoch" or \
+                time.monotonic() - last_plain[0] >= PLAIN_PROGRESS_INTERVAL_S:
+            last_plain[0] = time.monotonic()
+            echo("    " + describe(event))
+    return show
+
+
+class _ProgressWatcher(threading.Thread):
+    """Reads a run's progress file while its notebook runs, handing each event on."""
+
+    def __init__(self, path: Path, on_event, every_s: float = 0.5):
+        super().__init__(daemon=True)
+        self.path, self.on_event, self.every_s = path, on_event, every_s
+        self.offset = 0
+        self.done = threading.Event()
+
+    def poll(self) -> None:
+        events, self.offset = read_events(self.path, self.offset)
+        for event in events:
+            self.on_event(event)
+
+    def run(self) -> None:
+        while not self.done.wait(self.every_s):
+            self.poll()
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join()
+        self.poll()  # what came in since the last look
+
+
 def _execute(run: NotebookRun, source: Path, output: Path, parameters: dict, why: str,
-             kernel_name: str | None) -> RunOutcome:
-    """Execute one notebook with papermill; a failure becomes an outcome, never an exception."""
+             kernel_name: str | None, log: Path | None = None, on_progress=None,
+             progress_path: Path | None = None) -> RunOutcome:
+    """Execute one notebook with papermill; a failure becomes an outcome, never an exception.
+
+    With ``log``, the kernel's own output (TensorFlow's C++ messages, Jupyter's warnings) and
+    papermill's messages go to that file; without, to the terminal along with the cells'
+    output. Progress events of the notebook go to ``on_progress``.
+    """
     t0 = time.perf_counter()
-    outcome = RunOutcome(run.name, "ran", why, output=output)
+    outcome = RunOutcome(run.name, "ran", why, output=output, log=log)
+    environment = {}
+    watcher = None
+    if progress_path is not None and on_progress is not None:
+        progress_path.parent.mkdir(parents=True, exist_ok=True)
+        progress_path.write_text("")
+        environment[PROGRESS_ENV] = str(progress_path)
+        watcher = _ProgressWatcher(progress_path, on_progress)
+    papermill_log = logging.getLogger("papermill")
+    handler, propagate = None, papermill_log.propagate
+    log_file = None
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log_file = open(log, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed below
+        log_file.write(f"sadutils reproduce: {run.name} ({why}), started "
+                       f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}; "
+                       "what the kernel wrote outside its cells follows\n")
+        handler = logging.StreamHandler(log_file)
+        papermill_log.propagate = False
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("[papermill] %(levelname)s %(message)s"))
+    papermill_log.addHandler(handler)
+    if watcher is not None:
+        watcher.start()
     try:
         papermill.execute_notebook(
             str(source), str(output), parameters=parameters, cwd=str(source.parent),
             kernel_name=kernel_name or _kernel_name(source), progress_bar=False,
-            log_output=False)
+            log_output=log is None, kernel_manager_class=kernel_manager_class(
+                log_file, environment), extra_arguments=list(KERNEL_ARGUMENTS))
     except papermill.PapermillExecutionError as exc:
         outcome.status = "failed"
         outcome.cell_index, outcome.cell_source = exc.cell_index, _first_line(exc.source)
@@ -347,8 +528,56 @@ def _execute(run: NotebookRun, source: Path, output: Path, parameters: dict, why
     except Exception as exc:  # noqa: BLE001 - a dead kernel, a missing kernel, a timeout...
         outcome.status = "failed"
         outcome.error = f"{type(exc).__name__}: {_first_line(str(exc)) or repr(exc)}"
+    finally:
+        if watcher is not None:
+            watcher.stop()
+        papermill_log.removeHandler(handler)
+        papermill_log.propagate = propagate
+        if log_file is not None:
+            log_file.write(f"sadutils reproduce: {run.name} {outcome.status}"
+                           + (f": {outcome.error}" if outcome.error else "") + "\n")
+            log_file.close()
     outcome.wall_s = time.perf_counter() - t0
     return outcome
+
+
+def _run_title(parameters: dict, run: NotebookRun) -> str | None:
+    """What tells this run's executed notebook apart from its notebook's other runs: the
+    backbone's row for runs that name a backbone (``EfficientNetV2B2``, ``Xception
+    no-pretrain``), else None."""
+    if "backbone" not in run.parameters:
+        return None
+    try:
+        return registry.get(parameters["backbone"]).row(parameters.get("pretrained", True)
+                                                         is not False)
+    except (ValueError, KeyError):
+        return run.name
+
+
+def _retitle(output: Path, parameters: dict, run: NotebookRun) -> None:
+    """Name the run in its executed notebook's title (``# Fine-tuning a backbone (Table 1):
+    EfficientNetV2B2``), and keep papermill's record of the input and output paths relative
+    to the checkout, not the building machine's folders."""
+    if not output.is_file():
+        return
+    nb = nbformat.read(str(output), as_version=4)
+    suffix = _run_title(parameters, run)
+    if suffix:
+        for cell in nb.cells:
+            if cell.cell_type != "markdown":
+                continue
+            lines = cell.source.split("\n")
+            for i, line in enumerate(lines):
+                if line.startswith("# ") and not line.rstrip().endswith(f": {suffix}"):
+                    lines[i] = f"{line.rstrip()}: {suffix}"
+                    cell.source = "\n".join(lines)
+                    break
+            break
+    paths = nb.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if isinstance(paths.get(key), str):
+            paths[key] = shown_path(paths[key])
+    nbformat.write(nb, str(output))
 
 
 def summary(result: ReproduceResult) -> str:
@@ -376,5 +605,5 @@ def summary(result: ReproduceResult) -> str:
         counts[o.status] = counts.get(o.status, 0) + 1
     total = sum(o.wall_s or 0 for o in result.outcomes)
     lines.append("  " + ", ".join(f"{v} {k}" for k, v in counts.items())
-                 + f"; {total:.1f} s in notebooks; state: {_shown(result.state_file)}")
+                 + f"; {total:.1f} s in notebooks; state: {shown_path(result.state_file)}")
     return "\n".join(lines)

@@ -156,6 +156,38 @@ def notebook_parameters(path: Path) -> set[str]:
     return set()
 
 
+def notebook_defaults(path: Path) -> dict:
+    """The literal default values of the notebook's ``parameters`` cell.
+
+    Parameters
+    ----------
+    path : Path
+
+    Returns
+    -------
+    dict
+        ``name -> value`` for each ``name = <Python literal>`` line; names assigned anything
+        else are left out.
+    """
+    nb = nbformat.read(str(path), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:
+                return {}
+            out = {}
+            for node in tree.body:
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                        and isinstance(node.targets[0], ast.Name):
+                    try:
+                        out[node.targets[0].id] = ast.literal_eval(node.value)
+                    except (ValueError, TypeError, SyntaxError, RecursionError):
+                        continue
+            return out
+    return {}
+
+
 def paired_script_differs(ipynb: Path) -> bool:
     """Whether the notebook's jupytext pair ``<name>.py`` exists and has other code cells.
 

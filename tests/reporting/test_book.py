@@ -6,11 +6,23 @@ draws, not any result.
 """
 from __future__ import annotations
 
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
 import pandas as pd
+import pytest
 from matplotlib.figure import Figure
 
 from sadutils.reporting import book
 from sadutils.workspace import Workspace, repo_root
+
+_SCRIPT = Path(__file__).resolve().parents[2] / ".ci" / "check_book.py"
+_spec = importlib.util.spec_from_file_location("check_book_for_book_tests", _SCRIPT)
+check_book = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = check_book
+_spec.loader.exec_module(check_book)
 
 
 def test_shown_path():
@@ -24,14 +36,16 @@ def test_without_records_the_page_shows_the_paper_only(tmp_path):
     opening = book.records_found_markdown(root)
     assert opening.startswith("**No results records yet**") and str(root) in opening
     assert "sadutils reproduce" in opening
-    table = book.table_markdown("table1", root)
-    assert table.startswith("Paper values only")
-    assert "| Model | Accuracy % paper | Sadness F1 paper |" in table
-    assert "| Xception | 72.53 | 0.70 | 0.75 | 0.73 |" in table
-    assert "reproduced" not in table
+    table = book.table_html("table1", root)
+    assert table.startswith("<p>Paper values only")
+    assert 'data-table="table1" data-profile=""' in table
+    assert "<th scope=\"col\">Accuracy (%)</th>" in table
+    assert "sadutils-ours" not in table and "sadutils-missing" not in table
+    assert table.count("sadutils-paper") == 5 * 4
+    assert '<span class="sadutils-label">paper</span> 72.53' in table
     assert book.metric_figures(root) == []
     assert book.model_details(root) == []
-    assert book.records_markdown(tmp_path / "book", root) == "No records yet."
+    assert book.records_html(tmp_path / "book", root) == "<p>No records yet.</p>"
 
 
 def _workspace_with_fake_records(root, fake_record):
@@ -66,20 +80,29 @@ def test_with_records_every_profile_is_shown(tmp_path, fake_record):
     assert [ws.name for ws in book.workspaces(root)] == ["paper", "demo"]
     assert book.records_found_markdown(root).endswith("profile(s): `paper`, `demo`.")
 
-    table = book.table_markdown("table1", root)
-    paper_part, demo_part = table.split("**Profile `demo`.**")
-    assert paper_part.startswith("**Profile `paper`.**") and "PAPER profile" in paper_part
-    assert "DEMO profile" in demo_part
-    assert "| Xception | 72.53 | 72.0 [67.0, 77.0] | -0.53 |" in paper_part
-    assert "| Xception | 72.53 | 75.0 [70.0, 80.0] | +2.47 |" in demo_part
-    assert "run_id" not in table  # bookkeeping columns left out ...
-    assert "Records used: Xception: `fake-xception` (imagenet weights); EfficientNetV2S: " \
-           "`fake-v2s` (scratch weights)." in demo_part  # ... and named below the table
-    note = next(line for line in demo_part.splitlines() if line.startswith("**Note:**"))
+    table = book.table_html("table1", root, book_dir=tmp_path / "book")
+    paper_part, demo_part = table.split("<strong>Profile <code>demo</code>.</strong>")
+    assert paper_part.startswith("<p><strong>Profile <code>paper</code>.</strong>")
+    assert "PAPER profile" in paper_part and "DEMO profile" in demo_part
+    assert 'data-profile="paper"' in paper_part and 'data-profile="demo"' in demo_part
+    # every reproduced number links to its record's JSON file, published beside the page
+    assert ('<a class="sadutils-record-link" href="records/paper/fake-paper.json" '
+            'title="record fake-paper">72.0</a>') in paper_part
+    assert 'href="records/demo/fake-xception.json" title="record fake-xception">75.0</a>' \
+        in demo_part
+    assert '<span class="sadutils-label">Δ</span> -0.53' in paper_part
+    assert '<span class="sadutils-label">Δ</span> +2.47' in demo_part
+    assert '<span class="sadutils-label">95% CI</span> [70.0, 80.0]' in demo_part
+    # the records behind the table, in a collapsible block
+    used = demo_part[demo_part.index("<details"):]
+    assert "The 2 records behind this table" in used
+    assert '<a href="records/demo/fake-xception.json"><code>fake-xception</code></a>' in used
+    assert "(scratch weights" in used
+    note = demo_part[demo_part.index("<strong>Note:</strong>"):].split("</p>")[0]
     assert note.endswith(": EfficientNetV2S.")
-    assert "**Note:**" not in paper_part
-    table2 = book.table_markdown("table2", root)
-    assert "`fake-cross`" in table2 and "Records used" not in table2.split("Profile `demo`")[0]
+    assert "Note:" not in paper_part
+    table2 = book.table_html("table2", root)
+    assert "fake-cross.json" in table2 and "fake-cross" not in table2.split("Profile <code>demo")[0]
 
 
 def test_figures_of_the_results_page(tmp_path, fake_record):
@@ -103,17 +126,54 @@ def test_figures_of_the_results_page(tmp_path, fake_record):
     assert "Record `fake-xception`, weights: imagenet (fake)" in details[1][0]
 
 
-def test_records_list_links_executed_notebooks(tmp_path, fake_record):
+def test_records_list_links_records_and_executed_notebooks(tmp_path, fake_record):
     root = tmp_path / "results"
     _workspace_with_fake_records(root, fake_record)
     book_dir = tmp_path / "book"
     (book_dir / "executed").mkdir(parents=True)
     (book_dir / "executed" / "03_train-xception.ipynb").write_text("{}")
-    text = book.records_markdown(book_dir, root)
-    lines = text.strip().splitlines()
-    assert lines[0].startswith("| run_id | profile | kind |")
-    assert len(lines) == 2 + 4
-    xception = next(line for line in lines if "`fake-xception`" in line)
-    assert "[03_train-xception](executed/03_train-xception.ipynb)" in xception
-    v2s = next(line for line in lines if "`fake-v2s`" in line)
-    assert "`03_train-efficientnetv2s`" in v2s and "](executed/" not in v2s
+    text = book.records_html(book_dir, root)
+    rows = text.split("<tr>")[2:]
+    assert text.startswith('<table class="sadutils-records-table">') and len(rows) == 4
+    xception = next(row for row in rows if "fake-xception" in row)
+    assert '<a href="records/demo/fake-xception.json"><code>fake-xception</code></a>' in xception
+    assert '<a href="executed/03_train-xception.html">03_train-xception</a>' in xception
+    assert 'title="fake">imagenet</span>' in xception  # the weights note on hover
+    v2s = next(row for row in rows if "fake-v2s" in row)
+    assert "03_train-efficientnetv2s" in v2s and "executed/" not in v2s  # not in the book
+
+
+def test_records_are_published_where_the_links_point(tmp_path, fake_record):
+    root = tmp_path / "results"
+    demo, _ = _workspace_with_fake_records(root, fake_record)
+    (demo.records / "broken.json").write_text("{not json")  # skipped, as the page skips it
+    out = tmp_path / "html"
+    with pytest.warns(UserWarning, match="broken.json"):
+        written = book.publish_records(out, root)
+    assert sorted(p.relative_to(out).as_posix() for p in written) == [
+        "records/demo/fake-cross.json", "records/demo/fake-v2s.json",
+        "records/demo/fake-xception.json", "records/paper/fake-paper.json"]
+    assert (out / book.record_href(fake_record(demo, "fake-xception", write=False))).is_file()
+    assert json.loads((out / "records/demo/fake-v2s.json").read_text())["run_id"] == "fake-v2s"
+
+
+def test_the_ci_check_accepts_what_the_page_shows(tmp_path, fake_record):
+    """.ci/check_book.py reads the markup table_html writes: every row of Table 1 run."""
+    root = tmp_path / "results"
+    demo, _ = _workspace_with_fake_records(root, fake_record)
+    for row, backbone in (("EfficientNetV2B0", "efficientnetv2b0"),
+                          ("EfficientNetV2B2", "efficientnetv2b2"),
+                          ("Xception no-pretrain", "xception")):
+        fake_record(demo, f"fake-{backbone}-{len(row)}", row=row, backbone=backbone)
+    page = "".join(book.table_html(t, root) for t in ("table1", "table2", "table3"))
+    tables = check_book.comparison_tables(page)
+    demo_table1 = next(t for t in tables if t.table == "table1" and t.profile == "demo")
+    assert check_book.check_table(demo_table1) is None
+    assert [r.model for r in demo_table1.rows] == ["Xception", "EfficientNetV2B0",
+                                                   "EfficientNetV2B2", "EfficientNetV2S",
+                                                   "Xception no-pretrain"]
+    problems = check_book.check_html(page, profile="demo")
+    assert problems[0].startswith("Table 2: no reproduced numbers")  # 1 of 4 rows run
+    assert check_book.check_html(page, profile="demo", partial=True) == [
+        "Table 3: no reproduced numbers (profile demo: 'not run yet' (or no number) for "
+        "Xception, EfficientNetV2B0, EfficientNetV2B2, EfficientNetV2S)"]

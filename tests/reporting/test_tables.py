@@ -170,3 +170,78 @@ def test_metrics_frame_and_text_classifier_summary(demo_ws, fake_record):
     assert summary.loc["accuracy %", "95% CI"] == "[90.00, 98.00]"
     assert summary.loc["f1_text", "reproduced"] == 0.94 and summary.loc["f1_text", "95% CI"] == ""
     assert set(summary["profile"]) == {"demo"} and set(summary["weights"]) == {"scratch"}
+
+
+# --------------------------------------------------------------------------- the paper's shape
+
+def test_comparison_rows_hold_one_cell_per_metric(demo_ws, fake_record):
+    fake_record(demo_ws, "fake-x", accuracy=0.7612, f1=(0.71, 0.78, 0.745))
+    rows = tb.comparison_rows(demo_ws, 1)
+    assert [r.model for r in rows] == list(paper_table(1)["row"])
+    x = rows[0]
+    assert x.in_paper and x.record.run_id == "fake-x" and x.label == "Xception"
+    acc, sad, _, overall = x.cells
+    assert (acc.metric, acc.paper, acc.digits) == ("accuracy", 72.53, 1)
+    assert acc.value == pytest.approx(76.12) and acc.interval == pytest.approx((71.12, 81.12))
+    assert acc.difference == pytest.approx(76.12 - 72.53)
+    assert acc.reproduced_text() == "76.1 [71.1, 81.1]" and acc.difference_text() == "+3.59"
+    assert sad.difference_text() == "+0.010" and overall.interval is None
+    not_run = rows[1].cells[0]
+    assert not_run.value is None and not_run.difference is None
+    assert not_run.reproduced_text() == tb.NOT_RUN and not_run.difference_text() == ""
+
+
+def test_cell_lines_stack_paper_ours_interval_difference(demo_ws, fake_record):
+    fake_record(demo_ws, "fake-x", accuracy=0.7612, f1=(0.71, 0.78, 0.745))
+    fake_record(demo_ws, "fake-r", row="ResNet50", backbone="resnet50", accuracy=0.7)
+    rows = {r.model: r for r in tb.comparison_rows(demo_ws, 1)}
+    lines = tb.cell_lines(rows["Xception"].cells[0])
+    assert [(l.kind, l.label, l.text, l.link) for l in lines] == [
+        ("paper", "paper", "72.53", False), ("ours", "ours", "76.1", True),
+        ("interval", "95% CI", "[71.1, 81.1]", False), ("difference", "Δ", "+3.59", False)]
+    overall = tb.cell_lines(rows["Xception"].cells[3])  # no interval stored: no such line
+    assert [l.kind for l in overall] == ["paper", "ours", "difference"]
+    assert [(l.kind, l.text) for l in tb.cell_lines(rows["EfficientNetV2B0"].cells[0])] == \
+        [("paper", "74.14"), ("missing", tb.NOT_RUN)]
+    resnet = rows["ResNet50"]
+    assert not resnet.in_paper and resnet.label == f"ResNet50 ({tb.NOT_IN_PAPER})"
+    assert [l.kind for l in tb.cell_lines(resnet.cells[0])] == ["ours", "interval"]
+
+
+def test_a_cell_can_take_more_lines(demo_ws, fake_record):
+    """What a cell shows is a list of functions; a new line is one more function."""
+    fake_record(demo_ws, "fake-x")
+
+    def seeds_line(cell):
+        return None if cell.value is None else tb.CellLine("seeds", "3 seeds", "± 1.0")
+
+    makers = [*tb.CELL_LINES, seeds_line]
+    html = tb.comparison_html(demo_ws, 1, makers=makers)
+    assert html.count("sadutils-seeds") == 4  # Xception's four metrics; the others not run
+    assert tb.comparison_html(demo_ws, 1).count("sadutils-seeds") == 0
+
+
+def test_comparison_html_has_the_papers_five_columns(demo_ws, fake_record):
+    fake_record(demo_ws, "fake-x", source="scratch")
+    fake_record(demo_ws, "fake-r", row="ResNet50", backbone="resnet50", accuracy=0.7)
+    html = tb.comparison_html(demo_ws, "table1",
+                              record_href=lambda rec: f"records/{rec.run_id}.json")
+    assert isinstance(html, str) and html._repr_html_() == html  # notebooks show it as HTML
+    assert html.startswith('<table class="sadutils-comparison" data-table="table1" '
+                           'data-profile="demo">')
+    heads = [h.split("</th>")[0] for h in html.split('<th scope="col">')[1:]]
+    assert heads == ["Model", "Accuracy (%)", "Sadness F1", "Others F1", "Overall F1"]
+    assert html.count("<tr>") == 1 + 6  # header, the paper's five rows, ResNet50
+    assert "DEMO profile" in html
+    assert ('<th scope="row">Xception<span class="sadutils-line sadutils-note">scratch '
+            "weights</span></th>") in html
+    assert ('ResNet50<span class="sadutils-line sadutils-note">not in the paper</span>'
+            in html)
+    assert html.count('href="records/fake-x.json"') == 4
+    assert html.count('href="records/fake-r.json"') == 4
+    plain = tb.comparison_html(demo_ws, "table1")
+    assert "<a " not in plain and plain.count("sadutils-ours") == 8
+    only = tb.paper_only_html(3)
+    assert 'data-table="table3" data-profile=""' in only
+    assert only.count("sadutils-paper") == 16 and "sadutils-ours" not in only
+    assert '<span class="sadutils-label">paper</span> 69.10' in only

@@ -20,7 +20,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from sadutils.cli import main
 from sadutils.runner import execute as rp
 from sadutils.runner.steps import NotebookRun
-from sadutils.workspace import Workspace
+from sadutils.workspace import Workspace, shown_path
 
 
 RUNS = [
@@ -180,6 +180,8 @@ def test_failure_names_notebook_and_cell_and_blocks_dependents(ws, folder, monke
     assert "[2/4] b: FAILED" in out
     assert "cell 4 (`assert not fail, 'boom in b'`)" in out and "AssertionError" in out
     assert "d: blocked (depends on b" in out
+    assert "the kernel's own messages: $SADUTILS_RESULTS/demo/logs/b.log" in out
+    assert "AssertionError" in ws.log_file("b").read_text()  # the log ends with the outcome
     state = json.loads(ws.state_file.read_text())
     assert state["runs"]["b"]["status"] == "failed"
     executed = nbformat.read(str(folder / "executed" / "b.ipynb"), as_version=4)
@@ -274,3 +276,142 @@ def test_real_notebooks_bad_values_are_refused_before_anything_runs(isolated):
         rp.reproduce(ws, only=["04_cross_dataset"],
                      overrides=["04_cross_dataset:sadness_fraction=2"], executed=executed)
     assert not executed.exists() and not ws.state_file.exists() and not ws.data.exists()
+
+
+# ------------------------------------------------------------------ what the reader sees
+
+def _backbone_notebook() -> nbformat.NotebookNode:
+    """A notebook that builds a backbone: it takes ``backbone`` and ``weights``, writes noise
+    at the operating-system level (as TensorFlow's C++ logging does) and reports progress."""
+    params = new_code_cell('profile = "demo"\nbackbone = "xception"\nweights = None\n'
+                           "notebook_name = None")
+    params.metadata["tags"] = ["parameters"]
+    nb = new_notebook(cells=[
+        new_markdown_cell("# Training a backbone\n\nSome prose."),
+        params,
+        new_code_cell("import os\n"
+                      "os.write(2, b'E0000 fake C++ log line from the kernel\\n')\n"
+                      "from sadutils.progress import report\n"
+                      "report('images', step='scoring images', done=5, total=10)\n"
+                      "report('epoch', force=True, step='training ' + backbone, done=1, "
+                      "total=2, loss=0.5)\n"
+                      "print('weights:', weights)"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    return nb
+
+
+BACKBONE_RUNS = [NotebookRun("t-xception", "t", {"backbone": "xception"}),
+                 NotebookRun("t-efficientnetv2s", "t", {"backbone": "efficientnetv2s"})]
+
+
+@pytest.fixture
+def backbone_folder(tmp_path, monkeypatch):
+    (tmp_path / "notebooks").mkdir()
+    nbformat.write(_backbone_notebook(), str(tmp_path / "notebooks" / "t.ipynb"))
+    _use(tmp_path, monkeypatch)
+    return tmp_path
+
+
+def _stdout_of(executed: nbformat.NotebookNode) -> str:
+    return "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", [])
+                   if o.get("name") == "stdout")
+
+
+def test_quiet_runs_keep_kernel_noise_in_a_log_and_show_progress(backbone_folder, capfd):
+    folder = backbone_folder
+    ws = Workspace.create("demo")
+    weights_file = folder / "x_notop.h5"
+    weights_file.write_bytes(b"fake weights")
+    lines, shown = [], []
+    result = rp.reproduce(ws, weights=[f"xception={weights_file}"],
+                          **_options(folder, runs=BACKBONE_RUNS, echo=lines.append,
+                                     status=shown.append))
+    assert result.ok
+    terminal = capfd.readouterr()
+    # Nothing of the kernels' own output reached the terminal ...
+    for stream in (terminal.out, terminal.err):
+        assert "fake C++ log line" not in stream and "Kernel is running over TCP" not in stream
+    # ... it is in each run's log, named in the workspace's logs folder.
+    log = ws.log_file("t-xception").read_text()
+    assert log.startswith("sadutils reproduce: t-xception (never run), started ")
+    assert "E0000 fake C++ log line from the kernel" in log
+    assert log.rstrip().endswith("sadutils reproduce: t-xception ran")
+    assert "Kernel is running over TCP" not in log  # encrypted (or IPC) kernels: no reason
+    # One line per notebook (then the summary); its progress went to the status line.
+    assert len(lines) == 4 and lines[1].startswith("[2/2] t-efficientnetv2s: ran in ")
+    assert lines[0].startswith("[1/2] t-xception: ran in ") and \
+        lines[0].endswith("(never run) -> " + str(folder / "executed" / "t-xception.ipynb"))
+    assert "[1/2] t-xception: training xception: epoch 1/2, loss 0.500" in shown
+    assert "[1/2] t-xception: scoring images: 5/10" in shown
+    assert shown[0] == "[1/2] t-xception: run (never run) ..."
+    # The executed notebooks: titled with their backbone, without the kernel's noise, and
+    # without the building machine's folders in papermill's record of the paths.
+    x = nbformat.read(str(folder / "executed" / "t-xception.ipynb"), as_version=4)
+    s = nbformat.read(str(folder / "executed" / "t-efficientnetv2s.ipynb"), as_version=4)
+    assert x.cells[0].source.startswith("# Training a backbone: Xception\n")
+    assert s.cells[0].source.startswith("# Training a backbone: EfficientNetV2S\n")
+    outputs = json.dumps([c.get("outputs", []) for c in x.cells])
+    assert "weights:" in outputs and "fake C++ log line" not in outputs
+    assert x.metadata.papermill["input_path"] == shown_path(folder / "notebooks" / "t.ipynb")
+    assert x.metadata.papermill["output_path"] == \
+        shown_path(folder / "executed" / "t-xception.ipynb")
+    # --weights reached the run of that backbone only.
+    assert f"weights: {weights_file}" in _stdout_of(x)
+    assert "weights: None" in _stdout_of(s)
+    # Run again: skipped; a second title suffix is never added.
+    again = rp.reproduce(ws, weights={"xception": weights_file},
+                         **_options(folder, runs=BACKBONE_RUNS))
+    assert [o.status for o in again.outcomes] == ["skipped", "skipped"]
+
+
+def test_without_a_live_terminal_progress_goes_to_the_lines(backbone_folder):
+    lines = []
+    rp.reproduce(Workspace.create("demo"),
+                 **_options(backbone_folder, runs=BACKBONE_RUNS[:1], echo=lines.append))
+    # epoch ends become lines; other progress only in runs that last (not this one)
+    assert lines[:3] == ["[1/1] t-xception: run (never run) ...",
+                         "    training xception: epoch 1/2, loss 0.500",
+                         lines[2]]
+    assert lines[2].startswith("[1/1] t-xception: ran in ")
+
+
+def test_verbose_shows_the_kernels_output(backbone_folder, capfd):
+    ws = Workspace.create("demo")
+    result = rp.reproduce(ws, verbose=True, **_options(backbone_folder, runs=BACKBONE_RUNS[:1]))
+    assert result.ok and result.outcomes[0].log is None
+    terminal = capfd.readouterr()
+    assert "fake C++ log line from the kernel" in terminal.out + terminal.err
+    assert not ws.log_file("t-xception").exists()
+
+
+def test_weights_requests_are_checked_before_anything_runs(backbone_folder):
+    folder = backbone_folder
+    ws = Workspace.create("demo")
+    weights_file = folder / "w.h5"
+    weights_file.write_bytes(b"w")
+    with pytest.raises(ValueError, match=r"-p t:weights=.* would start 2 backbones "
+                                         r"\(efficientnetv2s, xception\) from one file; "
+                                         r"give one file per backbone with --weights"):
+        rp.reproduce(ws, overrides=[f"t:weights={weights_file}"],
+                     **_options(folder, runs=BACKBONE_RUNS))
+    with pytest.raises(FileNotFoundError, match="--weights xception=.*nope.h5: no such file"):
+        rp.reproduce(ws, weights=[f"xception={folder / 'nope.h5'}"],
+                     **_options(folder, runs=BACKBONE_RUNS))
+    with pytest.raises(ValueError, match="expected BACKBONE=FILE"):
+        rp.parse_weights(["xception"])
+    with pytest.raises(ValueError, match="unknown backbone 'notanet'"):
+        rp.parse_weights([f"notanet={weights_file}"])
+    with pytest.raises(ValueError, match="xception is given two files"):
+        rp.parse_weights([f"xception={weights_file}", f"Xception={weights_file}"])
+    assert rp.parse_weights([f" EfficientNetV2S = {weights_file} "]) == \
+        {"efficientnetv2s": str(weights_file.resolve())}
+    assert not (folder / "executed").exists()
+    # One run named: one file is fine; a backbone no selected run builds is noted.
+    lines = []
+    result = rp.reproduce(ws, only=["t-xception"], overrides=[f"t-xception:weights={weights_file}"],
+                          weights=[f"efficientnetv2b0={weights_file}"],
+                          **_options(folder, runs=BACKBONE_RUNS, echo=lines.append))
+    assert result.ok
+    assert "note: --weights for efficientnetv2b0: no selected notebook run builds it" in lines
