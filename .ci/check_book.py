@@ -33,7 +33,8 @@ PLACEHOLDER = "not run yet"
 DEFAULT_PAGES = ("_build/html/results.html", "book/_build/html/results.html")
 TABLE_CLASS = "sadutils-comparison"
 _NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
-_KIND = re.compile(r"\bsadutils-(paper|ours|interval|difference|missing|note)\b")
+_KIND = re.compile(r"\bsadutils-(paper|ours|seeds|interval|difference|consistent|inconsistent"
+                   r"|missing|note)\b")
 
 
 @dataclass

@@ -88,7 +88,7 @@ reporting.plot_history(run.history)
 # the confusion matrix.
 
 # %%
-print(reporting.profile_note(ws.name))
+print(reporting.profile_note(ws.name, [r.record for r in runs.values()]))
 reporting.text_classifier_summary(run.record)
 
 # %%

@@ -65,7 +65,7 @@ print(f"threshold applied: {result.threshold:.4f}; filtered manifest: "
 # In the paper's shape, with the paper's counts beside ours.
 
 # %%
-print(reporting.profile_note(ws.name))
+print(reporting.profile_note(ws.name, [result.record]))
 result.counts
 
 # %% [markdown]

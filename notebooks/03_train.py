@@ -115,7 +115,7 @@ reporting.plot_confusion(run.record)
 # backbone of this profile.
 
 # %%
-print(reporting.profile_note(ws.name))
+print(reporting.table_note(ws, "table1"))
 reporting.comparison_html(ws, "table1")
 
 # %% [markdown]

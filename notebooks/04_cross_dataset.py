@@ -120,7 +120,7 @@ reporting.cross_dataset_frame(results)
 
 # %%
 for table_id in ("table2", "table3"):
-    display(Markdown(f"### {TABLE_TITLES[table_id]}\n\n{reporting.profile_note(ws.name)}"))
+    display(Markdown(f"### {TABLE_TITLES[table_id]}\n\n{reporting.table_note(ws, table_id)}"))
     display(reporting.comparison_html(ws, table_id))
 
 # %% [markdown]

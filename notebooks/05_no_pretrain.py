@@ -84,7 +84,7 @@ reporting.metrics_frame(
      **{f"{network.name} (from scratch), seed {s}": r for s, r in scratch_runs.items()}})
 
 # %%
-print(reporting.profile_note(ws.name))
+print(reporting.table_note(ws, "table1"))
 reporting.comparison_html(ws, "table1")
 
 # %%

@@ -291,8 +291,10 @@ PAPER_RECIPE = {"image_size": PAPER.image_size, "epochs": PAPER.epochs,
 #: Images left by the paper's text filter (8,549 + 9,971 sampled, 6,697 + 8,204 kept).
 PAPER_FILTERED = sum(after for _, after in FILTER_COUNTS.values())
 _RECIPE_LABELS = {"image_size": "input {} px", "epochs": "{} epochs", "batch_size": "batch {}",
-                  "learning_rate": "learning rate {}", "optimizer": "optimizer {}",
-                  "refresh_batchnorm": "BatchNorm statistics recomputed: {}"}
+                  "learning_rate": "learning rate {}", "optimizer": "optimizer {}"}
+#: How the BatchNorm choice reads (True / False).
+_BATCHNORM = {True: "BatchNorm statistics recomputed from the training images",
+              False: "Keras' moving BatchNorm statistics"}
 
 
 def deviations(record: Record) -> list[str]:
@@ -318,7 +320,12 @@ def deviations(record: Record) -> list[str]:
     recipe.update({k: record.params[k] for k in PAPER_RECIPE if k in record.params})
     for key, paper_value in PAPER_RECIPE.items():
         value = recipe.get(key)
-        if value is not None and value != paper_value:
+        if value is None or value == paper_value:
+            continue
+        if key == "refresh_batchnorm":
+            out.append(f"{_BATCHNORM[bool(value)]} (paper profile: "
+                       f"{_BATCHNORM[bool(paper_value)]})")
+        else:
             out.append(f"{_RECIPE_LABELS[key].format(value)} "
                        f"(paper: {_RECIPE_LABELS[key].format(paper_value)})")
     if record.kind in ("train", "ablation"):
@@ -341,8 +348,8 @@ def deviations(record: Record) -> list[str]:
 
 
 def settings_note(records) -> str:
-    """One paragraph saying where a set of numbers comes from and how its settings differ from
-    the paper's; "with the paper's settings" only when nothing differs.
+    """How a set of runs' settings differ from the paper's, in one sentence; "With the
+    paper's settings." only when nothing differs.
 
     Parameters
     ----------
@@ -351,21 +358,20 @@ def settings_note(records) -> str:
     Returns
     -------
     str
+        Each difference once, followed by the rows it concerns when it does not concern all.
     """
     records = list(records)
     if not records:
         return "No reproduced numbers yet."
-    profiles = sorted({r.profile for r in records})
     found: dict[str, list] = {}
     for rec in records:
         for text in deviations(rec):
             found.setdefault(text, []).append(rec.row or rec.kind)
-    head = f"Reproduced numbers: {' and '.join(p.upper() for p in profiles)} profile"
     if not found:
-        return f"{head}, with the paper's settings."
+        return "With the paper's settings."
+    every = {r.row or r.kind for r in records}
     parts = []
     for text, rows in found.items():
         rows = list(dict.fromkeys(rows))
-        everywhere = len(rows) == len({r.row or r.kind for r in records})
-        parts.append(text if everywhere else f"{text}: {', '.join(rows)}")
-    return f"{head}; settings that differ from the paper's: " + "; ".join(parts) + "."
+        parts.append(text if set(rows) == every else f"{text}: {', '.join(rows)}")
+    return "Settings that differ from the paper's: " + "; ".join(parts) + "."

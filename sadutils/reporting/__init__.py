@@ -7,11 +7,11 @@ shows). Notebooks and book pages call these; none of them trains or evaluates an
 """
 from .figures import figure_png, plot_confusion, plot_examples, plot_history, plot_metric_bars
 from .tables import (NOT_RUN, comparison_html, comparison_table, cross_dataset_frame,
-                     format_table, metrics_frame, profile_note, records_table, tables_text,
-                     text_classifier_summary)
+                     format_table, metrics_frame, profile_note, records_table, table_note,
+                     tables_text, text_classifier_summary)
 
 __all__ = ["NOT_RUN", "comparison_html", "comparison_table", "cross_dataset_frame",
            "figure_png", "format_table",
            "metrics_frame", "plot_confusion", "plot_examples", "plot_history",
-           "plot_metric_bars", "profile_note", "records_table", "tables_text",
+           "plot_metric_bars", "profile_note", "table_note", "records_table", "tables_text",
            "text_classifier_summary"]

@@ -174,7 +174,8 @@ def table_html(table, results_root=None, book_dir=None) -> HTML:
     for ws in spaces:
         rows = comparison_rows(ws, table)
         text = (f"<p><strong>Profile <code>{ws.name}</code>.</strong> "
-                f"{html.escape(profile_note(ws.name))}</p>")
+                f"{html.escape(profile_note(ws.name, [r for row in rows for r in row.records]))}"
+                "</p>")
         text += comparison_html(ws, table, record_href=record_href)
         odd = [row.model for row in rows if row.record is not None
                and row.record.weights.get("source") == "scratch"

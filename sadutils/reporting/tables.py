@@ -28,12 +28,15 @@ from ..config import PROFILES, check_choice
 from ..paper import (COMPARED_METRICS, TABLE_TITLES, TABLES, TEXT_CLASSIFIER_ACCURACY,
                      paper_table, table_id)
 from ..records import Record, latest_by_row, read_records
+from ..results import row_summaries, settings_note
 from ..workspace import Workspace
 
 #: What a reproduced cell says when no record exists for its row.
 NOT_RUN = "not run yet"
 #: What a paper cell says for a row the paper does not have.
 NOT_IN_PAPER = "not in the paper"
+#: How the "consistent with the paper" column reads.
+CONSISTENT_TEXT = {True: "yes", False: "no", None: ""}
 #: Bookkeeping columns of :func:`comparison_table` that the printed tables leave out.
 BOOKKEEPING = ("run_id", "weights", "profile")
 FORMATS = ("markdown", "csv")
@@ -120,11 +123,14 @@ class MetricCell:
     value : float or None
         None without a record.
     interval : tuple of float, or None
-        The 95% bootstrap interval of ``value``, when the record has one.
+        The 95% bootstrap interval of ``value`` (of the mean over the seeds when there are
+        several), when there is one.
     digits : int
         Decimals shown.
     record : Record or None
-        The record ``value`` comes from.
+        The newest record ``value`` comes from.
+    sd, n_seeds, consistent
+        The spread over seeds, their number, and whether the paper lies in the interval.
     """
 
     metric: str
@@ -134,6 +140,12 @@ class MetricCell:
     interval: tuple[float, float] | None
     digits: int
     record: Record | None = None
+    #: Standard deviation of the value over the seeds (None for one seed).
+    sd: float | None = None
+    #: How many seeds (one run each) the value is the mean of.
+    n_seeds: int = 1
+    #: Whether the paper's value lies inside ``interval`` (None: no paper value or interval).
+    consistent: bool | None = None
 
     @property
     def difference(self) -> float | None:
@@ -143,11 +155,14 @@ class MetricCell:
         return self.value - self.paper
 
     def reproduced_text(self) -> str:
-        """``"74.1 [70.2, 78.0]"`` (the value alone without an interval); :data:`NOT_RUN`
+        """``"74.1 ± 1.2 [70.2, 78.0]"``: the value (the mean over the seeds), the spread over
+        the seeds when there are several, the interval when there is one; :data:`NOT_RUN`
         without a record."""
         if self.value is None:
             return NOT_RUN
         text = f"{self.value:.{self.digits}f}"
+        if self.sd is not None:
+            text += f" ± {self.sd:.{self.digits}f}"
         if self.interval is not None:
             text += f" [{self.interval[0]:.{self.digits}f}, {self.interval[1]:.{self.digits}f}]"
         return text
@@ -175,12 +190,15 @@ class ComparisonRow:
         The newest record of the row (None: not run yet).
     cells : tuple of MetricCell
         One per metric of :data:`sadutils.paper.COMPARED_METRICS`, in its order.
+    records : tuple of Record
+        Every record the row's numbers come from (one per seed).
     """
 
     model: str
     in_paper: bool
     record: Record | None
     cells: tuple
+    records: tuple = ()
 
     @property
     def label(self) -> str:
@@ -201,25 +219,33 @@ def comparison_rows(ws: Workspace, table) -> list[ComparisonRow]:
     -------
     list of ComparisonRow
         The paper's rows in its order, then rows of other backbones with a record (in name
-        order).
+        order). A row's numbers are the means over its seeds (one record per seed, the newest
+        runs of one recipe; :func:`sadutils.results.row_summaries`).
     """
+    tid = table_id(table)
+    summaries = {summary.row: summary for summary in row_summaries(ws, tid)}
     rows = []
-    for row, paper, rec in table_rows(ws, table_id(table)):
+    for row, paper, _ in table_rows(ws, tid):
+        summary = summaries.get(row)
         cells = []
         for metric, paper_column, label in COMPARED_METRICS:
             scale, digits = metric_scale(metric)
-            value = None if rec is None else rec.metric(metric)
-            interval = None if rec is None else rec.interval(metric)
-            if interval is not None and (len(interval) != 2 or None in interval):
-                interval = None
+            value = None if summary is None else summary.mean(metric)
+            interval = None if summary is None else summary.interval(metric)
+            sd = None if summary is None else summary.sd(metric)
             cells.append(MetricCell(
                 metric=metric, label=label,
                 paper=None if paper is None else float(paper[paper_column]),
-                value=None if value is None else float(value) * scale,
-                interval=None if interval is None else (float(interval[0]) * scale,
-                                                        float(interval[1]) * scale),
-                digits=digits, record=rec))
-        rows.append(ComparisonRow(row, paper is not None, rec, tuple(cells)))
+                value=None if value is None else value * scale,
+                interval=None if interval is None else (interval[0] * scale,
+                                                        interval[1] * scale),
+                digits=digits, record=None if summary is None else summary.newest,
+                sd=None if sd is None else sd * scale,
+                n_seeds=0 if summary is None else len(summary.records),
+                consistent=None if summary is None else summary.consistent(metric)))
+        rows.append(ComparisonRow(row, paper is not None,
+                                  None if summary is None else summary.newest, tuple(cells),
+                                  () if summary is None else tuple(summary.records)))
     return rows
 
 
@@ -237,10 +263,12 @@ def comparison_table(ws: Workspace, table) -> pd.DataFrame:
     DataFrame
         One row per model (``Model``; rows the paper does not have end in "(not in the
         paper)"). For each of accuracy (%), sadness F1, others F1 and overall F1 three columns:
-        the paper's value (NaN when the paper has no such row), the reproduced value with its
-        95% interval as text (``"not run yet"`` without a record) and the difference
-        reproduced - paper (percentage points for accuracy). Then ``run_id``, ``weights`` (the
-        record's weights source) and ``profile``.
+        the paper's value (NaN when the paper has no such row), the reproduced value (the mean
+        over the seeds, ``± sd`` over them when there are several) with its 95% interval as
+        text (``"not run yet"`` without a record), the difference reproduced - paper
+        (percentage points for accuracy) and whether the paper's value lies inside our
+        interval (``yes``/``no``). Then ``seeds``, ``run_id`` (the newest record), ``weights``
+        and ``profile``.
     """
     out = []
     for row in comparison_rows(ws, table):
@@ -250,6 +278,8 @@ def comparison_table(ws: Workspace, table) -> pd.DataFrame:
             line[f"{cell.label} reproduced [95% CI]"] = cell.reproduced_text()
             diff = cell.difference
             line[delta_column(cell.label)] = float("nan") if diff is None else diff
+            line[f"{cell.label} consistent"] = CONSISTENT_TEXT[cell.consistent]
+        line["seeds"] = len(row.records)
         line["run_id"] = "" if row.record is None else row.record.run_id
         line["weights"] = "" if row.record is None else row.record.weights.get("source", "")
         line["profile"] = ws.name
@@ -297,12 +327,29 @@ def reproduced_line(cell: MetricCell) -> CellLine:
     return CellLine("ours", "ours", f"{cell.value:.{cell.digits}f}", link=True)
 
 
+def seeds_line(cell: MetricCell) -> CellLine | None:
+    """The spread over the seeds (standard deviation), when there are several."""
+    if cell.value is None or cell.sd is None:
+        return None
+    return CellLine("seeds", f"± sd, {cell.n_seeds} seeds", f"{cell.sd:.{cell.digits}f}")
+
+
 def interval_line(cell: MetricCell) -> CellLine | None:
-    """The 95% bootstrap interval of the reproduced value, when the record has one."""
+    """The 95% bootstrap interval of the reproduced value (of the mean over the seeds when
+    there are several), when there is one."""
     if cell.value is None or cell.interval is None:
         return None
     low, high = cell.interval
-    return CellLine("interval", "95% CI", f"[{low:.{cell.digits}f}, {high:.{cell.digits}f}]")
+    label = "95% CI" if cell.n_seeds <= 1 else "95% CI of mean"
+    return CellLine("interval", label, f"[{low:.{cell.digits}f}, {high:.{cell.digits}f}]")
+
+
+def consistent_line(cell: MetricCell) -> CellLine | None:
+    """Whether the paper's value lies inside our interval."""
+    if cell.consistent is None:
+        return None
+    return CellLine("consistent" if cell.consistent else "inconsistent", "paper in CI",
+                    CONSISTENT_TEXT[cell.consistent])
 
 
 def difference_line(cell: MetricCell) -> CellLine | None:
@@ -315,7 +362,8 @@ def difference_line(cell: MetricCell) -> CellLine | None:
 #: The lines of a cell, top to bottom: each function takes a :class:`MetricCell` and returns a
 #: :class:`CellLine`, or None for nothing to show. Appending a function adds a line to every
 #: cell of the book's tables.
-CELL_LINES = [paper_line, reproduced_line, interval_line, difference_line]
+CELL_LINES = [paper_line, reproduced_line, seeds_line, interval_line, difference_line,
+              consistent_line]
 
 
 def cell_lines(cell: MetricCell, makers=None) -> list[CellLine]:
@@ -396,8 +444,10 @@ def comparison_html(ws: Workspace, table, record_href=None, makers=None) -> str:
         attributes (its caption names the profile); a ``str`` that notebooks display as HTML.
     """
     tid = table_id(table)
-    caption = (f"Paper vs. {ws.name.upper()} profile. ours: reproduced value; 95% CI: its "
-               f"bootstrap interval; Δ: ours − paper (accuracy in percentage points).")
+    caption = (f"Paper vs. {ws.name.upper()} profile. ours: reproduced value (the mean over the "
+               f"seeds when there are several); ± sd: its spread over the seeds; 95% CI: its "
+               f"bootstrap interval over the test images; Δ: ours − paper (accuracy in "
+               f"percentage points); paper in CI: whether the paper's value lies inside it.")
     return _rows_html(comparison_rows(ws, tid), tid, ws.name, caption, record_href, makers)
 
 
@@ -464,12 +514,17 @@ def format_table(df: pd.DataFrame, fmt: str = "markdown") -> str:
     return "\n".join(lines) + "\n"
 
 
-def profile_note(profile: str) -> str:
-    """One sentence saying where the reproduced numbers of a profile come from.
+def profile_note(profile: str, records=None) -> str:
+    """Where the reproduced numbers of a profile come from, and how their settings differ from
+    the paper's.
 
     Parameters
     ----------
     profile : str
+    records : iterable of Record, optional
+        The records behind the numbers shown; their settings are compared with the paper's
+        (:func:`sadutils.results.settings_note`), and only when nothing differs does the note
+        say "with the paper's settings".
 
     Returns
     -------
@@ -477,11 +532,28 @@ def profile_note(profile: str) -> str:
     """
     check_choice("profile", profile, PROFILES)
     if profile == "demo":
-        return ("Reproduced numbers: DEMO profile, trained and tested on small synthetic images; "
+        text = ("Reproduced numbers: DEMO profile, trained and tested on small synthetic images; "
                 "they check that the pipeline runs and are not the paper's numbers or a "
                 "reproduction of them.")
-    return ("Reproduced numbers: PAPER profile, trained and tested on the real datasets "
-            "with the paper's settings.")
+    else:
+        text = "Reproduced numbers: PAPER profile, trained and tested on the real datasets."
+    records = list(records or ())
+    return text if not records else f"{text} {settings_note(records)}"
+
+
+def table_note(ws: Workspace, table) -> str:
+    """:func:`profile_note` for the records behind one of Tables 1-3.
+
+    Parameters
+    ----------
+    ws : Workspace
+    table : str
+
+    Returns
+    -------
+    str
+    """
+    return profile_note(ws.name, [r for row in comparison_rows(ws, table) for r in row.records])
 
 
 def tables_text(ws: Workspace, fmt: str = "markdown", drop=BOOKKEEPING) -> str:
@@ -502,12 +574,12 @@ def tables_text(ws: Workspace, fmt: str = "markdown", drop=BOOKKEEPING) -> str:
     parts = []
     for tid in TABLES:
         df = comparison_table(ws, tid).drop(columns=list(drop))
+        note = table_note(ws, tid)
         if fmt == "markdown":
-            parts.append(f"### {TABLE_TITLES[tid]}\n\n{profile_note(ws.name)}\n\n"
+            parts.append(f"### {TABLE_TITLES[tid]}\n\n{note}\n\n"
                          + format_table(df, "markdown"))
         else:
-            parts.append(f"# {TABLE_TITLES[tid]}\n# {profile_note(ws.name)}\n"
-                         + format_table(df, "csv"))
+            parts.append(f"# {TABLE_TITLES[tid]}\n# {note}\n" + format_table(df, "csv"))
     return "\n".join(parts)
 
 

@@ -9,6 +9,7 @@ import io
 import math
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -198,7 +199,8 @@ def test_cell_lines_stack_paper_ours_interval_difference(demo_ws, fake_record):
     lines = tb.cell_lines(rows["Xception"].cells[0])
     assert [(l.kind, l.label, l.text, l.link) for l in lines] == [
         ("paper", "paper", "72.53", False), ("ours", "ours", "76.1", True),
-        ("interval", "95% CI", "[71.1, 81.1]", False), ("difference", "Δ", "+3.59", False)]
+        ("interval", "95% CI", "[71.1, 81.1]", False), ("difference", "Δ", "+3.59", False),
+        ("consistent", "paper in CI", "yes", False)]  # 72.53 lies in [71.1, 81.1]
     overall = tb.cell_lines(rows["Xception"].cells[3])  # no interval stored: no such line
     assert [l.kind for l in overall] == ["paper", "ours", "difference"]
     assert [(l.kind, l.text) for l in tb.cell_lines(rows["EfficientNetV2B0"].cells[0])] == \
@@ -245,3 +247,23 @@ def test_comparison_html_has_the_papers_five_columns(demo_ws, fake_record):
     assert 'data-table="table3" data-profile=""' in only
     assert only.count("sadutils-paper") == 16 and "sadutils-ours" not in only
     assert '<span class="sadutils-label">paper</span> 69.10' in only
+
+
+def test_several_seeds_show_their_mean_and_spread(demo_ws, fake_record):
+    """FAKE records of one model trained with two seeds (same recipe): the cell shows their
+    mean and the spread over the seeds."""
+    for run_id, seed, accuracy in (("fake-s1", 1, 0.70), ("fake-s2", 2, 0.80)):
+        rec = fake_record(demo_ws, run_id, accuracy=accuracy, write=False)
+        data = rec.to_dict()
+        data["params"] = {**data["params"], "seed": seed}
+        Record.from_dict(data).write(demo_ws)
+    row = next(r for r in tb.comparison_rows(demo_ws, 1) if r.model == "Xception")
+    assert len(row.records) == 2
+    acc = row.cells[0]
+    assert acc.value == pytest.approx(75.0) and acc.n_seeds == 2
+    assert acc.sd == pytest.approx(np.std([70, 80], ddof=1))
+    lines = {l.kind: l for l in tb.cell_lines(acc)}
+    assert lines["seeds"].label == "± sd, 2 seeds" and lines["seeds"].text == "7.1"
+    wide = tb.comparison_table(demo_ws, 1).set_index("Model")
+    assert wide.loc["Xception", "Accuracy % reproduced [95% CI]"].startswith("75.0 ± 7.1")
+    assert wide.loc["Xception", "seeds"] == 2
