@@ -54,6 +54,7 @@ def cmd_reproduce(args) -> int:
     terminal = LiveTerminal(sys.stdout)
     result = reproduce(Workspace.create(args.profile), force=args.force, only=args.only,
                        overrides=args.overrides, backbones=args.backbones, seeds=args.seeds,
+                       jobs=args.jobs,
                        weights=args.weights, verbose=args.verbose,
                        echo=terminal.line if live else print,
                        status=terminal.status if live else None)

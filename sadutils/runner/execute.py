@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -36,11 +38,25 @@ from ..demo import MARKER_NAME, ensure_demo_data
 from ..fileio import write_json
 from ..progress import PROGRESS_ENV, describe, progress_file, read_events
 from ..settings import PARAMETERS, check_parameter
-from ..workspace import (Workspace, data_home, executed_dir, notebooks_dir, results_home,
-                         shown_path)
-from .fingerprints import (data_fingerprint, notebook_defaults, notebook_fingerprint,
-                           notebook_parameters, package_fingerprint, paired_script_differs, sha)
+from ..workspace import (
+    Workspace,
+    data_home,
+    executed_dir,
+    notebooks_dir,
+    results_home,
+    shown_path,
+)
+from .fingerprints import (
+    data_fingerprint,
+    notebook_defaults,
+    notebook_fingerprint,
+    notebook_parameters,
+    package_fingerprint,
+    paired_script_differs,
+    sha,
+)
 from .kernel import KERNEL_ARGUMENTS, kernel_manager_class
+from .parallel import run_graph
 from .steps import NotebookRun, check_graph, load_runs, match_runs, parse_override
 
 STATE_VERSION = 1
@@ -242,7 +258,7 @@ def _run_backbone(parameters: dict, defaults: dict) -> str | None:
 def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), runs=None,
               backbones=None, seeds=None, notebooks=None, executed=None,
               kernel_name: str | None = None, weights=None, verbose: bool = False, echo=print,
-              status=None) -> ReproduceResult:
+              status=None, jobs: int = 1) -> ReproduceResult:
     """Run the notebooks with papermill in dependency order, skipping those whose inputs did not
     change since their last successful run.
 
@@ -265,6 +281,11 @@ def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), ru
         The graph; default :func:`sadutils.runner.steps.load_runs` of the notebooks folder.
     backbones : list of str, optional
         The backbones of ``per: backbone`` steps (default the paper's four).
+    jobs : int
+        Notebook runs at once: independent runs (the backbones of 03; 05 beside 03...) run
+        side by side as soon as what they depend on has finished, each on a GPU of its own
+        where there are several GPUs (at most one job per GPU), on the CPU otherwise. The
+        state file is written by one job at a time; records and models are per run.
     seeds : int or list of int, optional
         The ``seeds`` parameter of every notebook that declares one (how many models per row,
         one per seed); an explicit ``-p NOTEBOOK:seeds=...`` wins.
@@ -374,68 +395,127 @@ def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), ru
     roots = _root_parameters(ws)
     state = read_state(ws.state_file, ws.name)
     executed.mkdir(parents=True, exist_ok=True)
-    outcomes: dict[str, RunOutcome] = {}
-    for i, run in enumerate(selected, 1):
-        label = f"[{i}/{len(selected)}] {run.name}"
+    number = {run.name: i for i, run in enumerate(selected, 1)}
+    lock = threading.Lock()  # the state file and its dict are shared by the jobs
+
+    def label(run) -> str:
+        return f"[{number[run.name]}/{len(selected)}] {run.name}"
+
+    def blocked(run, bad) -> RunOutcome:
+        echo(f"{label(run)}: blocked (depends on {', '.join(bad)}, which did not finish)")
+        return RunOutcome(run.name, "blocked", f"{', '.join(bad)} failed or was blocked")
+
+    def run_one(run, slot) -> RunOutcome:
         output = executed / f"{run.name}.ipynb"
-        bad = [d for d in run.depends
-               if d in outcomes and outcomes[d].status in ("failed", "blocked")]
-        if bad:
-            outcomes[run.name] = RunOutcome(run.name, "blocked",
-                                            f"{', '.join(bad)} failed or was blocked")
-            echo(f"{label}: blocked (depends on {', '.join(bad)}, which did not finish)")
-            continue
-        for d in run.depends:
-            if d not in outcomes and state["runs"].get(d, {}).get("status") != "ok":
-                echo(f"{label}: note: {d} has no successful run; running {run.name} anyway")
-        parameters = {"profile": ws.name,
-                      **{k: v for k, v in roots.items() if k in declared[run.notebook]},
-                      **run.parameters, **extra[run.name]}
-        inputs = {
-            "notebook": notebook_fingerprint(sources[run.name]),
-            "parameters": parameters,
-            "code": code_key,
-            "data": data_fingerprint(ws, run.datasets),
-            "depends": {d: state["runs"].get(d, {}).get("execution")
-                        if state["runs"].get(d, {}).get("status") == "ok" else None
-                        for d in run.depends},
-        }
-        inputs = json.loads(json.dumps(inputs, sort_keys=True, default=str))
-        why = _why(state["runs"].get(run.name), inputs, output, force)
+        with lock:
+            for d in run.depends:
+                if d not in number and state["runs"].get(d, {}).get("status") != "ok":
+                    echo(f"{label(run)}: note: {d} has no successful run; running "
+                         f"{run.name} anyway")
+            parameters = {"profile": ws.name,
+                          **{k: v for k, v in roots.items() if k in declared[run.notebook]},
+                          **run.parameters, **extra[run.name]}
+            inputs = {
+                "notebook": notebook_fingerprint(sources[run.name]),
+                "parameters": parameters,
+                "code": code_key,
+                "data": data_fingerprint(ws, run.datasets),
+                "depends": {d: state["runs"].get(d, {}).get("execution")
+                            if state["runs"].get(d, {}).get("status") == "ok" else None
+                            for d in run.depends},
+            }
+            inputs = json.loads(json.dumps(inputs, sort_keys=True, default=str))
+            why = _why(state["runs"].get(run.name), inputs, output, force)
         if why is None:
-            outcomes[run.name] = RunOutcome(run.name, "skipped", "up to date", output=output)
-            echo(f"{label}: skip (up to date)")
-            continue
-        (status or echo)(f"{label}: run ({why}) ...")
+            echo(f"{label(run)}: skip (up to date)")
+            return RunOutcome(run.name, "skipped", "up to date", output=output)
+        (status or echo)(f"{label(run)}: run ({why}) ...")
         if NOTEBOOK_PARAMETER in declared[run.notebook] and NOTEBOOK_PARAMETER not in parameters:
             # Not part of the key: it follows from the run's name.
             parameters[NOTEBOOK_PARAMETER] = run.name
         outcome = _execute(run, sources[run.name], output, parameters, why, kernel_name,
                            log=None if verbose else ws.log_file(run.name),
-                           on_progress=_progress_shower(label, echo, status),
-                           progress_path=progress_file(ws.logs, run.name))
+                           on_progress=_progress_shower(label(run), echo, status),
+                           progress_path=progress_file(ws.logs, run.name), device=slot)
         _retitle(output, parameters, run)
-        outcomes[run.name] = outcome
-        state["runs"][run.name] = {
-            "key": sha(inputs), "status": "ok" if outcome.status == "ran" else "failed",
-            "execution": uuid.uuid4().hex, "inputs": inputs, "output": str(output),
-            "wall_s": round(outcome.wall_s, 3),
-            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "error": outcome.error,
-        }
-        write_json(ws.state_file, state)
+        with lock:
+            state["runs"][run.name] = {
+                "key": sha(inputs), "status": "ok" if outcome.status == "ran" else "failed",
+                "execution": uuid.uuid4().hex, "inputs": inputs, "output": str(output),
+                "wall_s": round(outcome.wall_s, 3),
+                "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "error": outcome.error,
+            }
+            write_json(ws.state_file, state)
         if outcome.status == "failed":
-            echo(f"{label}: FAILED after {outcome.wall_s:.1f} s in {outcome.error}\n"
+            echo(f"{label(run)}: FAILED after {outcome.wall_s:.1f} s in {outcome.error}\n"
                  f"    the executed notebook, with the traceback: {shown_path(output)}"
                  + (f"\n    the kernel's own messages: {shown_path(outcome.log)}"
                     if outcome.log is not None else ""))
         else:
-            echo(f"{label}: ran in {outcome.wall_s:.1f} s ({why}) -> {shown_path(output)}")
+            echo(f"{label(run)}: ran in {outcome.wall_s:.1f} s ({why}) -> {shown_path(output)}")
+        return outcome
+
+    jobs, slots = device_slots(jobs)
+    if jobs > 1:
+        echo(f"running up to {jobs} notebooks at once"
+             + (f", one GPU each ({', '.join(s['CUDA_VISIBLE_DEVICES'] for s in slots)})"
+                if slots[0] else ""))
+    outcomes = run_graph(selected, run_one, blocked, jobs=jobs, slots=slots)
 
     result = ReproduceResult(ws.name, [outcomes[r.name] for r in selected], ws.state_file)
     echo("")
     echo(summary(result))
     return result
+
+
+def visible_gpus() -> list[str]:
+    """The GPUs this machine's notebooks could use, without starting TensorFlow.
+
+    Returns
+    -------
+    list of str
+        ``CUDA_VISIBLE_DEVICES``'s entries when it is set, else one index per GPU that
+        ``nvidia-smi -L`` lists; empty without GPUs (or without the NVIDIA tools).
+    """
+    given = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if given is not None:
+        return [d.strip() for d in given.split(",") if d.strip() and d.strip() != "-1"]
+    try:
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True,
+                                 timeout=20, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [str(i) for i, line in enumerate(listing.splitlines()) if line.startswith("GPU ")]
+
+
+def device_slots(jobs: int) -> tuple[int, list]:
+    """How many notebooks may run at once, and the device each slot gives its kernel.
+
+    Parameters
+    ----------
+    jobs : int
+        The number asked for (``--jobs``).
+
+    Returns
+    -------
+    tuple
+        ``(jobs, slots)``: with GPUs, at most one job per GPU and each slot
+        ``{"CUDA_VISIBLE_DEVICES": "<index>"}``; without, ``jobs`` slots of None (the jobs
+        share the CPU).
+
+    Raises
+    ------
+    ValueError
+        For fewer than one job.
+    """
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ValueError(f"jobs must be a whole number of at least 1, got {jobs!r}")
+    gpus = visible_gpus() if jobs > 1 else []
+    if not gpus:
+        return jobs, [None] * jobs
+    jobs = min(jobs, len(gpus))
+    return jobs, [{"CUDA_VISIBLE_DEVICES": gpu} for gpu in gpus[:jobs]]
 
 
 def _progress_shower(label: str, echo, status):
@@ -481,16 +561,17 @@ class _ProgressWatcher(threading.Thread):
 
 def _execute(run: NotebookRun, source: Path, output: Path, parameters: dict, why: str,
              kernel_name: str | None, log: Path | None = None, on_progress=None,
-             progress_path: Path | None = None) -> RunOutcome:
+             progress_path: Path | None = None, device: dict | None = None) -> RunOutcome:
     """Execute one notebook with papermill; a failure becomes an outcome, never an exception.
 
     With ``log``, the kernel's own output (TensorFlow's C++ messages, Jupyter's warnings) and
     papermill's messages go to that file; without, to the terminal along with the cells'
-    output. Progress events of the notebook go to ``on_progress``.
+    output. Progress events of the notebook go to ``on_progress``. ``device`` holds variables
+    for the kernel's environment that choose its device (``CUDA_VISIBLE_DEVICES``).
     """
     t0 = time.perf_counter()
     outcome = RunOutcome(run.name, "ran", why, output=output, log=log)
-    environment = {}
+    environment = dict(device or {})
     watcher = None
     if progress_path is not None and on_progress is not None:
         progress_path.parent.mkdir(parents=True, exist_ok=True)
@@ -511,6 +592,9 @@ def _execute(run: NotebookRun, source: Path, output: Path, parameters: dict, why
     else:
         handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("[papermill] %(levelname)s %(message)s"))
+    # Runs may execute side by side (--jobs): each log takes its own thread's messages only.
+    this_thread = threading.get_ident()
+    handler.addFilter(lambda record: record.thread == this_thread)
     papermill_log.addHandler(handler)
     if watcher is not None:
         watcher.start()

@@ -79,3 +79,16 @@ def test_bad_arguments():
         run_graph(_graph(), Recorder(), _blocked, jobs=0)
     with pytest.raises(ValueError, match="slots"):
         run_graph(_graph(), Recorder(), _blocked, jobs=2, slots=["gpu0"])
+
+
+def test_device_slots(monkeypatch):
+    from sadutils.runner import execute
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert execute.device_slots(2) == (2, [None, None])  # no GPU: the jobs share the CPU
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,3")
+    assert execute.device_slots(1) == (1, [None])
+    assert execute.device_slots(4) == (2, [{"CUDA_VISIBLE_DEVICES": "0"},
+                                           {"CUDA_VISIBLE_DEVICES": "3"}])
+    with pytest.raises(ValueError, match="at least 1"):
+        execute.device_slots(0)

@@ -415,3 +415,16 @@ def test_weights_requests_are_checked_before_anything_runs(backbone_folder):
                           **_options(folder, runs=BACKBONE_RUNS, echo=lines.append))
     assert result.ok
     assert "note: --weights for efficientnetv2b0: no selected notebook run builds it" in lines
+
+
+def test_two_jobs_run_independent_notebooks_side_by_side(ws, folder):
+    """b and c depend only on a: with two jobs they run together; d waits for both."""
+    result = rp.reproduce(ws, force=True, jobs=2, **_options(folder))
+    assert [(o.name, o.status) for o in result.outcomes] == [(n, "ran") for n in "abcd"]
+    lines = _log(folder)
+    assert lines[0] == "a demo 1" and lines[-1] == "d demo 1"
+    assert sorted(lines[1:3]) == ["b demo 1", "c demo 3"]
+    state = rp.read_state(ws.state_file, "demo")
+    assert {k: v["status"] for k, v in state["runs"].items()} == dict.fromkeys("abcd", "ok")
+    again = rp.reproduce(ws, jobs=2, **_options(folder))
+    assert [o.status for o in again.outcomes] == ["skipped"] * 4
