@@ -6,9 +6,10 @@ Laid out as the pipeline runs (imports only go down): :mod:`~sadutils.config` an
 everything lives), :mod:`~sadutils.data` (the datasets' formats, manifests, downloads),
 :mod:`~sadutils.demo` (synthetic data in those formats), :mod:`~sadutils.backbones` and
 :mod:`~sadutils.models`, :mod:`~sadutils.training`, :mod:`~sadutils.inference`,
-:mod:`~sadutils.metrics`, :mod:`~sadutils.records`, :mod:`~sadutils.experiments` (one module per
-step of the paper), :mod:`~sadutils.reporting`, :mod:`~sadutils.runner` (``sadutils
-reproduce``) and :mod:`~sadutils.cli`.
+:mod:`~sadutils.text_detection` (the shipped OCR text detector), :mod:`~sadutils.metrics`,
+:mod:`~sadutils.records`, :mod:`~sadutils.experiments` (one module per step of the paper),
+:mod:`~sadutils.reporting`, :mod:`~sadutils.runner` (``sadutils reproduce``) and
+:mod:`~sadutils.cli`.
 """
 import os
 

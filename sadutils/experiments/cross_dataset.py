@@ -73,8 +73,9 @@ class EvalSet:
         i = self.info
         ratio = ("natural" if i["sadness_fraction"] is None
                  else f"{i['sadness_fraction']:.3f}")
-        text = (f"on ({i.get('text_method') or 'cnn'}), threshold "
-                f"{i['text_threshold'] if i['text_threshold'] is not None else i['ocr_threshold']:g}"
+        threshold = (i["text_threshold"] if i.get("text_threshold") is not None
+                     else i.get("ocr_threshold"))
+        text = (f"on ({i.get('text_method') or 'cnn'}), threshold {threshold:g}"
                 if i["text_filter"] else "off")
         return (f"{self.dataset} ({i['root']}): sadness fraction {ratio}, text filter {text}; "
                 f"{i['sadness_share']:.1%} of the {i['n_images']} images tested are sadness.")
@@ -140,7 +141,8 @@ def ratio_counts(n_sadness: int, n_others: int, sadness_fraction: float) -> dict
 def _text_reason(row, text_info: dict) -> str:
     """Why one image was removed as holding text: each score that said so."""
     said = []
-    if "p_text" in row and text_info["threshold"] is not None and row["p_text"] >= text_info["threshold"]:
+    if ("p_text" in row and text_info["threshold"] is not None
+            and row["p_text"] >= text_info["threshold"]):
         said.append(f"P(text) {row['p_text']:.3f} >= {text_info['threshold']:g}")
     if ("ocr_score" in row and text_info["ocr_threshold"] is not None
             and row["ocr_score"] >= text_info["ocr_threshold"]):
@@ -386,7 +388,8 @@ def evaluate_model(ws: Workspace, trained: Record, eval_set: EvalSet, *, batch_s
         "text_filter": info.get("text_filter"), "text_threshold": info.get("text_threshold"),
         "text_method": info.get("text_method"),
         "text_method_reason": info.get("text_method_reason"),
-        "ocr_threshold": info.get("ocr_threshold"), "text_model": info.get("text_model"), "seed": seed, "batch_size": int(batch_size),
+        "ocr_threshold": info.get("ocr_threshold"), "text_model": info.get("text_model"),
+        "seed": seed, "batch_size": int(batch_size),
         "image_size": image_size, "backbone": trained.backbone, "pretrained": pretrained,
         "train_run_id": trained.run_id, "train_row": trained.row,
         "n_found": info.get("n_found"), "n_rejected": len(rejected),

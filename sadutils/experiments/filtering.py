@@ -704,7 +704,7 @@ def ensure_filtered_manifest(ws: Workspace, progress: bool = False, verbose: int
 
     Notebook 02 makes it. If it is missing (say notebook 03 is run alone on a fresh clone),
     this trains the text classifier when that is missing too (as notebook 01 would) and filters
-    with the profile's threshold (as notebook 02 would), saying so.
+    with the profile's method and thresholds (as notebook 02 would), saying so.
 
     Parameters
     ----------
