@@ -34,9 +34,11 @@
 #   sad. By default the whole dataset is used; a number such as `1/3` keeps every image of the
 #   rarer class and a seeded random subset of the other. (Cornell's Emotion6 is one sixth
 #   sadness; the paper's Table 3 F1 columns fit a test set about one third sadness.)
-# * **the text filter** (`text_filter`, `text_threshold`). The training images were filtered
-#   with the text classifier of notebook 01; this can be applied to the test sets too. Off by
-#   default: the paper does not say that it was.
+# * **the text filter** (`text_filter`, `text_method`, `text_threshold`, `ocr_threshold`).
+#   The training images were filtered for text (notebook 02); this can be applied to the test
+#   sets too, with the same methods: the text classifier of notebook 01 (`cnn`), the shipped
+#   OCR detector (`ocr`) or `both`, by default the same method as notebook 02 would choose.
+#   Off by default: the paper does not say that it was.
 #
 # Under the `demo` profile the models and the test sets are small and synthetic: the numbers
 # below show that the pipeline works, not what the paper found.
@@ -45,7 +47,9 @@
 profile = "demo"             # demo (synthetic data) or paper (the real datasets)
 sadness_fraction = None      # None: each set as it is; e.g. 1/3 for both; or {"emotion6": 1/3}
 text_filter = False          # remove images with text, as was done to the training data
-text_threshold = 0.5         # ... those with P(text) at or above this
+text_method = None           # ... by cnn, ocr or both; None: the profile's (as notebook 02)
+text_threshold = 0.5         # ... those with P(text) at or above this (cnn)
+ocr_threshold = None         # ... those with an OCR score at or above this (ocr; None: 0.5)
 batch_size = 64              # images per forward pass
 data_root = None             # None: data/<profile> (the demo data is generated there if absent)
 unbiasedemo_root = None      # None: <data_root>/unbiasedemo
@@ -94,7 +98,8 @@ display(Markdown(reporting.format_table(pd.DataFrame(
 results = experiments.run_cross_dataset(
     ws, roots={"unbiasedemo": unbiasedemo_root, "emotion6": emotion6_root},
     sadness_fraction=sadness_fraction, text_filter=text_filter, text_threshold=text_threshold,
-    batch_size=batch_size, include_ablation=include_no_pretrain,
+    text_method=text_method, ocr_threshold=ocr_threshold, batch_size=batch_size,
+    include_ablation=include_no_pretrain,
     loader_options={"emotion6": {"layout": emotion6_layout, "label_from": emotion6_label_from}},
     seed=seed, notebook=notebook_name)
 

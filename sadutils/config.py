@@ -69,6 +69,10 @@ class Profile:
     weights_policy: str = "imagenet"
     #: Text filter threshold on P(text): a number, or "match_paper" (remove the paper's share).
     filter_threshold: object = 0.5
+    #: The text filter's method when none is asked for: "cnn" (the paper's classifier), or
+    #: "auto": the OCR detector when the text classifier was trained from random weights (it
+    #: then sees no text), the classifier when it started from ImageNet weights.
+    text_method: str = "cnn"
     #: Recompute BatchNorm statistics on the training images after training (a short run's
     #: moving averages have not converged; see training.refresh_batchnorm_statistics).
     refresh_batchnorm: bool = False
@@ -81,7 +85,7 @@ PAPER = Profile(
 DEMO = Profile(
     name="demo", image_size=72, epochs=3, batch_size=32, n_seeds=3,
     sample={SADNESS: 300, OTHERS: 350}, weights_policy="auto", filter_threshold="match_paper",
-    refresh_batchnorm=True,
+    refresh_batchnorm=True, text_method="auto",
 )
 
 

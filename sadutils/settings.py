@@ -18,6 +18,10 @@ from .config import DATASETS, PROFILES, Profile, get_profile
 OPTIMIZERS = ("adagrad", "adam")
 #: The text filter's threshold that removes the paper's share of images instead of a number.
 MATCH_PAPER = "match_paper"
+#: How the text filter decides that an image holds text: the paper's classifier (``cnn``,
+#: notebook 01), the shipped OCR detector (``ocr``, :mod:`sadutils.text_detection`), or
+#: ``both`` (removed when either of them finds text).
+TEXT_METHODS = ("cnn", "ocr", "both")
 
 
 # ---------------------------------------------------------------------------- value checks
@@ -121,6 +125,8 @@ PARAMETERS = {
     "sadness_fraction": Parameter("fraction"),
     "text_filter": Parameter("bool", optional=False),
     "text_threshold": Parameter("probability", optional=False),
+    "text_method": Parameter("choice", choices=TEXT_METHODS),
+    "ocr_threshold": Parameter("probability"),
     "emotion6_layout": Parameter("choice", optional=False, choices=("auto", "cornell", "panda")),
     "emotion6_label_from": Parameter("choice", optional=False, choices=("folder", "argmax")),
     "include_no_pretrain": Parameter("bool", optional=False),

@@ -124,3 +124,18 @@ def test_demo_walltime_reads_the_reproduce_state(bench, capsys, tmp_path, monkey
     rows = json.loads((tmp_path / "benchmarks" / "demo_walltime.json").read_text())
     assert {r["step"]: r["wall_s"] for r in rows} == {"01_text_classifier": 60.0,
                                                       "02_filtering": 15.5, "total": 75.5}
+
+
+def test_ocr(bench, capsys, tmp_path):
+    out, rows = run_script(bench, capsys, "ocr", tmp_path)
+    for kind in ("webemo-like", "photos"):
+        assert f"RATIO 2 workers / 1 worker [{kind}]" in out
+        assert f"RATIO ours / rapidocr default [{kind}]" in out
+    assert "COST 2 workers on" in out and "DECISIONS at threshold 0.5" in out
+    timed = [r for r in rows if r["case"] != "decisions"]
+    assert {r["images"] for r in timed} == {"webemo-like", "photos"}
+    assert {r["case"] for r in timed} == {"rapidocr default", "1 worker", "2 workers",
+                                          "1 worker x 2 threads", "max side 960"}
+    assert all(r["ms_per_image"] > 0 for r in timed)
+    decisions = next(r for r in rows if r["case"] == "decisions")
+    assert decisions["photos_n"] == 2 and decisions["photos_balanced_accuracy"] == 1.0

@@ -36,6 +36,9 @@ COMMANDS = {
     "predict": ("model_commands", arguments.predict,
                 "Classify images with a saved model: each class's probability and the "
                 "predicted label."),
+    "detect-text": ("text_commands", arguments.detect_text,
+                    "Say which images hold legible text: each image's score and label (text / "
+                    "no_text), by the shipped OCR detector or a text classifier."),
     "reproduce": ("run_commands", arguments.reproduce,
                   "Run the notebooks in order with papermill, skipping those whose inputs did "
                   "not change."),

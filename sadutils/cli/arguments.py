@@ -73,6 +73,27 @@ def predict(p: argparse.ArgumentParser) -> None:
                    help="images decoded and classified at a time (default 32)")
 
 
+def detect_text(p: argparse.ArgumentParser) -> None:
+    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE_OR_FOLDER",
+                   help="image files, or folders searched recursively for image files")
+    p.add_argument("--method", choices=("ocr", "cnn"), default="ocr",
+                   help="ocr: the PP-OCRv6 detector and recogniser shipped with rapidocr "
+                        "(default; no training, nothing downloaded); cnn: a text classifier "
+                        "trained by notebook 01")
+    p.add_argument("--model", type=Path, default=None, metavar="PATH",
+                   help="--method cnn: the text classifier (.keras; default "
+                        "results/demo/models/text_classifier.keras, or under $SADUTILS_RESULTS)")
+    p.add_argument("--threshold", type=float, default=None, metavar="T",
+                   help="label an image text when its score is at least T (default 0.5)")
+    p.add_argument("--json", action="store_true",
+                   help='one JSON object per image and line: {"path", "score", "label", '
+                        '"method", ...}, or {"path", "error"} for a file that cannot be read')
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="--method ocr: images scored at once (default: the CPU cores, at most 4)")
+    p.add_argument("--batch-size", type=int, default=32, metavar="N",
+                   help="--method cnn: images decoded and classified at a time (default 32)")
+
+
 def reproduce(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", choices=PROFILES, default="demo",
                    help="demo: synthetic data, small settings (default); paper: the real data")

@@ -3,32 +3,10 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
-from ..data.images import is_image_file
 from ..inference import compiled_forward, decode_images, predict_proba
 from ..models import load_model
-
-
-def _predict_paths(targets) -> list[Path]:
-    """The files to classify: each IMAGE file as given, each folder's image files (recursively,
-    sorted), without repeats. A path that does not exist is kept, to be reported as a failure."""
-    found, seen = [], set()
-    for target in targets:
-        if target.is_dir():
-            files = sorted(p for p in target.rglob("*") if p.is_file() and is_image_file(p))
-            if not files:
-                print(f"sadutils: no image files in folder {target}", file=sys.stderr)
-        else:
-            files = [target]
-        for path in files:
-            key = path.resolve()
-            if key not in seen:
-                seen.add(key)
-                found.append(path)
-    if not found:
-        raise ValueError("no image files to classify in " + ", ".join(map(str, targets)))
-    return found
+from .paths import image_paths
 
 
 def cmd_predict(args) -> int:
@@ -37,7 +15,7 @@ def cmd_predict(args) -> int:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
     if not args.model.is_file():
         raise FileNotFoundError(f"model file not found: {args.model}")
-    paths = _predict_paths(args.images)
+    paths = image_paths(args.images)
     model = load_model(args.model)
     shape = tuple(model.input_shape)
     if len(shape) != 4 or shape[1] is None or shape[1] != shape[2] or shape[3] != 3:

@@ -12,11 +12,15 @@
 """
 from .common import RunResult, dataset_roots
 from .cross_dataset import EvalSet, build_eval_set, evaluate_model, run_cross_dataset, trained_models
-from .filtering import FilterResult, filter_webemo, sample_webemo, text_scores, threshold_sweep
+from .filtering import (FilterResult, agreement_frame, filter_webemo, method_agreement,
+                        resolve_text_method, sample_webemo, score_text, text_scores,
+                        threshold_sweep)
 from .finetune import pretrained_reference, train_backbone, training_split
-from .text_classifier import text_classifier_manifest, train_text_classifier
+from .text_classifier import evaluate_ocr, text_classifier_manifest, train_text_classifier
 
-__all__ = ["EvalSet", "FilterResult", "RunResult", "build_eval_set", "dataset_roots",
-           "evaluate_model", "filter_webemo", "pretrained_reference", "run_cross_dataset",
-           "sample_webemo", "text_classifier_manifest", "text_scores", "threshold_sweep",
-           "train_backbone", "train_text_classifier", "trained_models", "training_split"]
+__all__ = ["EvalSet", "FilterResult", "RunResult", "agreement_frame", "build_eval_set",
+           "dataset_roots", "evaluate_model", "evaluate_ocr", "filter_webemo",
+           "method_agreement", "pretrained_reference", "resolve_text_method",
+           "run_cross_dataset", "sample_webemo", "score_text", "text_classifier_manifest",
+           "text_scores", "threshold_sweep", "train_backbone", "train_text_classifier",
+           "trained_models", "training_split"]

@@ -9,8 +9,8 @@ states neither, so both are parameters and both are stored in every record:
   whole dataset is used (its natural ratio); ``sadness_fraction`` subsamples one class,
   reproducibly from the seed, to reach a given fraction of sadness images;
 * whether images with text are removed, as they were from the training data, with the text
-  classifier of notebook 01 (:func:`sadutils.experiments.filtering.text_scores`). Default: not
-  removed.
+  filter's method (``text_method``: the classifier of notebook 01, the OCR detector, or both;
+  :func:`sadutils.experiments.filtering.score_text`). Default: not removed.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from ..records import Record, make_run_id
 from ..results import seeds_by_row
 from ..workspace import Workspace, shown_path
 from .common import calibration_metrics, dataset_roots
-from .filtering import text_scores
+from .filtering import removal, resolve_text_method, score_text
 
 #: Cross-dataset test sets and the paper table each one fills.
 CROSS_DATASET_TABLES = {"unbiasedemo": "table2", "emotion6": "table3"}
@@ -77,7 +77,10 @@ class EvalSet:
         i = self.info
         ratio = ("natural" if i["sadness_fraction"] is None
                  else f"{i['sadness_fraction']:.3f}")
-        text = (f"on, threshold {i['text_threshold']:g}" if i["text_filter"] else "off")
+        threshold = (i["text_threshold"] if i.get("text_threshold") is not None
+                     else i.get("ocr_threshold"))
+        text = (f"on ({i.get('text_method') or 'cnn'}), threshold {threshold:g}"
+                if i["text_filter"] else "off")
         return (f"{self.dataset} ({shown_path(i['root'])}): sadness fraction {ratio}, text filter {text}; "
                 f"{i['sadness_share']:.1%} of the {i['n_images']} images tested are sadness.")
 
@@ -139,12 +142,25 @@ def ratio_counts(n_sadness: int, n_others: int, sadness_fraction: float) -> dict
     return counts
 
 
+def _text_reason(row, text_info: dict) -> str:
+    """Why one image was removed as holding text: each score that said so."""
+    said = []
+    if ("p_text" in row and text_info["threshold"] is not None
+            and row["p_text"] >= text_info["threshold"]):
+        said.append(f"P(text) {row['p_text']:.3f} >= {text_info['threshold']:g}")
+    if ("ocr_score" in row and text_info["ocr_threshold"] is not None
+            and row["ocr_score"] >= text_info["ocr_threshold"]):
+        said.append(f"OCR score {row['ocr_score']:.3f} >= {text_info['ocr_threshold']:g}")
+    return "text in image: " + " and ".join(said)
+
+
 def _label_counts(manifest: pd.DataFrame) -> dict:
     return {str(k): int(v) for k, v in manifest["label"].value_counts().sort_index().items()}
 
 
 def build_eval_set(ws: Workspace, dataset: str, root, *, sadness_fraction=None,
                    text_filter: bool = False, text_threshold: float = 0.5,
+                   text_method: str | None = None, ocr_threshold: float | None = None,
                    seed: int | None = None, text_model=None, text_batch_size: int = 64,
                    loader_options: dict | None = None, check: bool = True, workers: int = 4,
                    progress: bool = False) -> EvalSet:
@@ -164,10 +180,15 @@ def build_eval_set(ws: Workspace, dataset: str, root, *, sadness_fraction=None,
         kept whole and the other subsampled with ``seed`` (the draw depends only on the seed
         and the set of paths).
     text_filter, text_threshold : bool, float
-        Remove images whose P(text) by the workspace's text classifier (or ``text_model``) is at
-        least ``text_threshold``, as the training data was filtered. Images the classifier
-        cannot read are refused (listed in ``rejected``). Applied before the class ratio, so the
-        ratio holds in the final set.
+        Remove images with text, as the training data was filtered: by the workspace's text
+        classifier (or ``text_model``) when P(text) is at least ``text_threshold``, by the OCR
+        detector when its score is at least ``ocr_threshold``, as ``text_method`` says. Images
+        the method cannot read are refused (listed in ``rejected``). Applied before the class
+        ratio, so the ratio holds in the final set.
+    text_method : {"cnn", "ocr", "both"}, optional
+        Default the profile's (:func:`sadutils.experiments.filtering.resolve_text_method`).
+    ocr_threshold : float, optional
+        Default :data:`sadutils.text_detection.DEFAULT_THRESHOLD`.
     seed : int, optional
         Seed of the class-ratio draw; default the profile's seed.
     loader_options : dict, optional
@@ -197,21 +218,26 @@ def build_eval_set(ws: Workspace, dataset: str, root, *, sadness_fraction=None,
 
     loaded_by_label = _label_counts(manifest)
     n_text, text_by_label, ratio_by_label = 0, {}, {}
+    method = reason = None
+    text_info = {"threshold": None, "ocr_threshold": None}
     if text_filter and len(manifest):
-        scores = np.asarray(text_scores(ws, manifest, model_path=text_model,
-                                        batch_size=text_batch_size), dtype=float)
-        if scores.shape != (len(manifest),):
-            raise ValueError(f"text classifier returned {scores.shape} scores for "
-                             f"{len(manifest)} images")
-        manifest["p_text"] = scores
-        unreadable = np.isnan(scores)
+        method, reason = resolve_text_method(ws, text_method)
+        scored, text_info = score_text(ws, manifest, method, compare=False, threshold=threshold,
+                                       ocr_threshold=ocr_threshold, text_model=text_model,
+                                       batch_size=text_batch_size, progress=progress)
+        for column in ("p_text", "ocr_score"):
+            if column in scored.columns:
+                manifest[column] = scored[column].to_numpy(dtype=float)
+        unreadable = np.zeros(len(manifest), bool)
+        for column in ("cnn_text", "ocr_text"):
+            if column in scored.columns:
+                unreadable |= scored[column].isna().to_numpy()
         rejected.append(pd.DataFrame({"path": manifest.loc[unreadable, "path"],
-                                      "reason": "the text classifier could not read it"}))
-        has_text = ~unreadable & (scores >= threshold)
+                                      "reason": f"the text filter ({method}) could not read it"}))
+        has_text = ~unreadable & removal(scored, method).to_numpy()
         excluded.append(pd.DataFrame({
             "path": manifest.loc[has_text, "path"], "label": manifest.loc[has_text, "label"],
-            "reason": [f"text in image: P(text) {p:.3f} >= {threshold:g}"
-                       for p in scores[has_text]]}))
+            "reason": [_text_reason(row, text_info) for _, row in manifest[has_text].iterrows()]}))
         n_text = int(has_text.sum())
         text_by_label = _label_counts(manifest[has_text])
         manifest = manifest[~unreadable & ~has_text]
@@ -243,7 +269,9 @@ def build_eval_set(ws: Workspace, dataset: str, root, *, sadness_fraction=None,
         "root": str(loaded.info.get("root", root)), "profile": prof.name,
         "loader_options": options, "layout": loaded.info.get("layout"),
         "sadness_fraction": fraction, "text_filter": bool(text_filter),
-        "text_threshold": threshold if text_filter else None,
+        "text_threshold": text_info["threshold"] if text_filter else None,
+        "text_method": method, "text_method_reason": reason,
+        "ocr_threshold": text_info["ocr_threshold"] if text_filter else None,
         "text_model": None if text_model is None else str(text_model), "seed": seed,
         "n_found": n_loaded + len(loaded.rejected), "n_loaded": n_loaded,
         "n_rejected": len(rejected), "n_text_filtered": n_text, "n_ratio_excluded": n_ratio,
@@ -365,7 +393,10 @@ def evaluate_model(ws: Workspace, trained: Record, eval_set: EvalSet, *, batch_s
         "loader_options": info.get("loader_options"),
         "sadness_fraction": info.get("sadness_fraction"),
         "text_filter": info.get("text_filter"), "text_threshold": info.get("text_threshold"),
-        "text_model": info.get("text_model"), "seed": seed, "batch_size": int(batch_size),
+        "text_method": info.get("text_method"),
+        "text_method_reason": info.get("text_method_reason"),
+        "ocr_threshold": info.get("ocr_threshold"), "text_model": info.get("text_model"),
+        "seed": seed, "batch_size": int(batch_size),
         "image_size": image_size, "backbone": trained.backbone, "pretrained": pretrained,
         "train_run_id": trained.run_id, "train_row": trained.row, "train_seed": train_seed,
         "train_recipe": {k: trained.params.get(k) for k in TRAIN_RECIPE},
@@ -430,6 +461,7 @@ def trained_models(ws: Workspace, include_ablation: bool = True,
 def run_cross_dataset(ws: Workspace, *, test_sets=("unbiasedemo", "emotion6"),
                       roots: dict | None = None, sadness_fraction=None,
                       text_filter: bool = False, text_threshold: float = 0.5,
+                      text_method: str | None = None, ocr_threshold: float | None = None,
                       batch_size: int = 64, include_ablation: bool = True,
                       loader_options: dict | None = None, seed: int | None = None,
                       n_boot: int = 1000, notebook=None, progress: bool = False) -> dict:
@@ -445,7 +477,7 @@ def run_cross_dataset(ws: Workspace, *, test_sets=("unbiasedemo", "emotion6"),
     sadness_fraction : None, float or dict
         One value for all sets or one per dataset name (a set not named keeps its natural
         ratio); see :func:`build_eval_set`.
-    text_filter, text_threshold
+    text_filter, text_threshold, text_method, ocr_threshold
         See :func:`build_eval_set`.
     batch_size : int
     include_ablation : bool
@@ -482,7 +514,8 @@ def run_cross_dataset(ws: Workspace, *, test_sets=("unbiasedemo", "emotion6"),
 
     sets = {name: build_eval_set(
         ws, name, roots[name], sadness_fraction=per_set(sadness_fraction, name),
-        text_filter=text_filter, text_threshold=text_threshold, seed=seed,
+        text_filter=text_filter, text_threshold=text_threshold, text_method=text_method,
+        ocr_threshold=ocr_threshold, seed=seed,
         text_batch_size=batch_size, loader_options=(loader_options or {}).get(name),
         progress=progress) for name in test_sets}
     out = {name: (eval_set, []) for name, eval_set in sets.items()}

@@ -3,6 +3,13 @@
 The paper draws 8,549 *sadness* and 9,971 *others* images from WEBEmo, asks its text classifier
 (notebook 01) about each, and keeps the 14,901 it judges free of text. :func:`filter_webemo`
 does the same and saves the *filtered manifest* the backbones train on (notebook 03).
+
+The filter's *method* is the paper's classifier (``cnn``), the OCR detector that ships with the
+package (``ocr``, :mod:`sadutils.text_detection`), or ``both`` (an image is removed when either
+finds text). Whichever decides, the other is computed beside it when it can be, so that the two
+can be compared (:func:`method_agreement`); under the demo profile the decisions are also
+compared with the generator's own record of which images carry a text overlay
+(:func:`truth_table`).
 """
 from __future__ import annotations
 
@@ -12,17 +19,25 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import cohen_kappa_score
 
-from .. import inference, models
-from ..config import CLASS_NAMES, TEXT
+from .. import inference, models, text_detection
+from ..config import CLASS_NAMES, TEXT, check_choice
 from ..data.manifests import manifest_hash, sample_per_class, save_manifest
 from ..data.webemo import load_webemo
+from ..demo import WEBEMO_TRUTH_NAME
 from ..paper import DISCARD_RATE, FILTER_COUNTS
 from ..records import Record, latest
-from ..settings import MATCH_PAPER
+from ..settings import MATCH_PAPER, TEXT_METHODS
+from ..text_detection import OcrSettings
 from ..workspace import Workspace
 from .common import dataset_roots
 from .text_classifier import TEXT_BACKBONE, train_text_classifier
+
+#: What each method's decision column is called in a scored manifest.
+DECISION_COLUMNS = {"cnn": "cnn_text", "ocr": "ocr_text"}
+#: The OCR detector's name in records (``backbone`` of a filter record that used it).
+OCR_BACKBONE = "pp-ocrv6-small"
 
 
 def sample_webemo(ws: Workspace, *, sample: dict | None = None, seed: int | None = None,
@@ -93,19 +108,64 @@ def text_scores(ws: Workspace, manifest: pd.DataFrame, model_path=None, batch_si
     return scores
 
 
-def resolve_threshold(scored: pd.DataFrame, threshold) -> float:
-    """The threshold on P(text) to apply.
+def resolve_text_method(ws: Workspace, text_method: str | None = None) -> tuple[str, str]:
+    """Which method filters text, and why.
+
+    Parameters
+    ----------
+    ws : Workspace
+    text_method : {"cnn", "ocr", "both"} or None
+        None: the profile's default. ``paper``: ``cnn``, the paper's method. ``demo``
+        (``auto``): ``ocr`` when the newest text classifier record says it was trained from
+        random weights (it does not learn to see text in the demo's budget), ``cnn`` when it
+        started from ImageNet weights (or a weights file); ``ocr`` when there is no record.
+
+    Returns
+    -------
+    method : str
+    reason : str
+        One sentence for the record, the table and the book.
+
+    Raises
+    ------
+    ValueError
+        For an unknown method, naming the valid ones.
+    """
+    if text_method is not None:
+        check_choice("text method", text_method, TEXT_METHODS)
+        return text_method, f"{text_method} was asked for (text_method={text_method!r})"
+    default = ws.profile.text_method
+    if default != "auto":
+        return default, (f"{default}, the {ws.name} profile's default"
+                         + (" (the paper's method)" if default == "cnn" else ""))
+    record = latest(ws, "text_classifier")
+    if record is None:
+        return "ocr", ("ocr: there is no text classifier record yet (notebook 01 has not run), "
+                       "and the OCR detector needs none")
+    source = record.weights.get("source")
+    if source == "scratch":
+        return "ocr", (f"ocr: the text classifier ({record.run_id}) was trained from random "
+                       "weights, without ImageNet weights, and does not learn to see text in "
+                       "the demo's budget; the shipped OCR detector does")
+    return "cnn", (f"cnn: the text classifier ({record.run_id}) started from {source} weights, "
+                   "as the paper's did")
+
+
+def resolve_threshold(scored: pd.DataFrame, threshold, column: str = "p_text") -> float:
+    """The threshold on a score column to apply.
 
     Parameters
     ----------
     scored : DataFrame
-        With a ``p_text`` column.
+        With the ``column``.
     threshold : float or str
         A number within 0..1, or ``"match_paper"``: the threshold that removes the paper's
         share of the sample (19.5%). A text classifier trained from scratch for a few epochs
         (the demo, without ImageNet weights) gives uncalibrated probabilities, and a fixed 0.5
         may then keep everything or nothing; matching the paper's discard rate keeps the rest
         of the pipeline meaningful. The record stores the threshold used.
+    column : str
+        The score: ``p_text`` (the classifier's) or ``ocr_score``.
 
     Returns
     -------
@@ -117,7 +177,7 @@ def resolve_threshold(scored: pd.DataFrame, threshold) -> float:
         For anything else, or when no image could be scored.
     """
     if threshold == MATCH_PAPER:
-        p = scored["p_text"].dropna().astype(float)
+        p = scored[column].dropna().astype(float)
         if p.empty:
             raise ValueError("no image could be scored for text: nothing to filter")
         return float(np.quantile(p, 1 - DISCARD_RATE))
@@ -131,22 +191,193 @@ def resolve_threshold(scored: pd.DataFrame, threshold) -> float:
     return value
 
 
-def apply_threshold(scored: pd.DataFrame, threshold=0.5) -> pd.Series:
-    """Which rows survive the filter: readable and ``p_text`` below the threshold.
+def apply_threshold(scored: pd.DataFrame, threshold=0.5, column: str = "p_text") -> pd.Series:
+    """Which rows survive the filter: readable and their score below the threshold.
 
     Parameters
     ----------
     scored : DataFrame
     threshold : float or str
         See :func:`resolve_threshold`.
+    column : str
+        ``p_text`` or ``ocr_score``.
 
     Returns
     -------
     Series of bool
     """
-    threshold = resolve_threshold(scored, threshold)
-    p = scored["p_text"].astype(float)
+    threshold = resolve_threshold(scored, threshold, column)
+    p = scored[column].astype(float)
     return p.notna() & (p < threshold)
+
+
+def decisions(scores, threshold: float) -> pd.Series:
+    """``True`` (text), ``False`` (no text) or missing (unreadable) per score.
+
+    Parameters
+    ----------
+    scores : Series of float
+    threshold : float
+
+    Returns
+    -------
+    Series of nullable bool
+    """
+    scores = pd.Series(scores, dtype=float)
+    out = (scores >= threshold).astype("boolean")
+    out[scores.isna()] = pd.NA
+    return out
+
+
+def removal(scored: pd.DataFrame, method: str) -> pd.Series:
+    """Whether the chosen method removes each row: ``cnn`` or ``ocr`` by its own decision,
+    ``both`` when either finds text. An image the method(s) could not read is removed too
+    (it cannot be shown to be free of text; the rejected list names it).
+
+    Parameters
+    ----------
+    scored : DataFrame
+        With the decision columns of :data:`DECISION_COLUMNS` the method needs.
+    method : {"cnn", "ocr", "both"}
+
+    Returns
+    -------
+    Series of bool
+    """
+    check_choice("text method", method, TEXT_METHODS)
+    used = ["cnn", "ocr"] if method == "both" else [method]
+    removed = pd.Series(False, index=scored.index)
+    for name in used:
+        decided = scored[DECISION_COLUMNS[name]].astype("boolean")
+        removed |= decided.fillna(True).astype(bool)
+    return removed
+
+
+def method_agreement(scored: pd.DataFrame) -> dict | None:
+    """How the classifier's and the OCR detector's decisions agree on the same images.
+
+    Parameters
+    ----------
+    scored : DataFrame
+        With ``cnn_text`` and ``ocr_text`` (rows either could not read are left out).
+
+    Returns
+    -------
+    dict or None
+        ``n``, ``table`` (the 2x2 counts: ``{"cnn text": {"ocr text": n, "ocr no text": n},
+        "cnn no text": {...}}``), ``agreement`` (share of equal decisions), ``kappa``
+        (Cohen's kappa; None when it is undefined, e.g. one method says the same of every
+        image), ``cnn_text_share`` and ``ocr_text_share``, ``ocr_text_among_cnn_text`` (of the
+        images the classifier removes, the share the detector also finds text in) and
+        ``cnn_text_among_ocr_text`` (the reverse). None when a column is missing or no image
+        has both decisions.
+    """
+    if not {"cnn_text", "ocr_text"} <= set(scored.columns):
+        return None
+    both = scored[["cnn_text", "ocr_text"]].dropna()
+    if both.empty:
+        return None
+    cnn, ocr = both["cnn_text"].astype(bool), both["ocr_text"].astype(bool)
+    table = {f"cnn {a}": {f"ocr {b}": int(((cnn == x) & (ocr == y)).sum())
+                          for b, y in (("text", True), ("no text", False))}
+             for a, x in (("text", True), ("no text", False))}
+    kappa = None
+    if cnn.nunique() > 1 or ocr.nunique() > 1:
+        value = cohen_kappa_score(cnn, ocr)
+        kappa = None if not np.isfinite(value) else float(value)
+    return {"n": int(len(both)), "table": table, "agreement": float((cnn == ocr).mean()),
+            "kappa": kappa, "cnn_text_share": float(cnn.mean()),
+            "ocr_text_share": float(ocr.mean()),
+            "ocr_text_among_cnn_text": float(ocr[cnn].mean()) if cnn.any() else None,
+            "cnn_text_among_ocr_text": float(cnn[ocr].mean()) if ocr.any() else None}
+
+
+def agreement_frame(agreement: dict | None) -> pd.DataFrame:
+    """The 2x2 table of :func:`method_agreement` as a DataFrame with totals.
+
+    Parameters
+    ----------
+    agreement : dict or None
+
+    Returns
+    -------
+    DataFrame
+        Rows ``cnn text``, ``cnn no text``, ``total``; columns ``ocr text``, ``ocr no text``,
+        ``total``. Empty when ``agreement`` is None.
+    """
+    if not agreement:
+        return pd.DataFrame()
+    table = pd.DataFrame(agreement["table"]).T[["ocr text", "ocr no text"]]
+    table["total"] = table.sum(axis=1)
+    table.loc["total"] = table.sum(axis=0)
+    return table.astype(int)
+
+
+def demo_text_truth(ws: Workspace, sample: pd.DataFrame) -> pd.Series | None:
+    """Which sampled images carry a text overlay, by the demo generator's own record.
+
+    Parameters
+    ----------
+    ws : Workspace
+    sample : DataFrame
+        WEBEmo rows with a ``url`` column (the demo's ``file://`` URLs name the generated file).
+
+    Returns
+    -------
+    Series of nullable bool or None
+        Aligned with ``sample``; None when the workspace has no generator record (the paper
+        profile, whose real images have no such ground truth).
+    """
+    path = ws.data / WEBEMO_TRUTH_NAME
+    if not path.is_file() or "url" not in sample.columns:
+        return None
+    truth = pd.read_csv(path, usecols=["file_name", "has_text"])
+    has_text = dict(zip(truth["file_name"].astype(str), truth["has_text"].astype(int) == 1))
+    names = sample["url"].astype(str).str.rsplit("/", n=1).str[-1]
+    return pd.Series([has_text.get(name, pd.NA) for name in names], index=sample.index,
+                     dtype="boolean")
+
+
+def truth_table(scored: pd.DataFrame, truth: pd.Series, method: str) -> pd.DataFrame:
+    """Each method's decisions against the ground truth of which images carry text.
+
+    Parameters
+    ----------
+    scored : DataFrame
+        With the decision columns (``cnn_text``, ``ocr_text``) that were computed.
+    truth : Series of nullable bool
+        :func:`demo_text_truth`.
+    method : str
+        The method the filter applied; its row (``filter (<method>)``) is the images it
+        removed, unreadable ones included.
+
+    Returns
+    -------
+    DataFrame
+        One row per method: ``method``, ``n``, ``with text`` (true count), ``removed``,
+        ``true positives``, ``false positives``, ``false negatives``, ``precision`` (share of
+        the removed images that carry text), ``recall`` (share of the images with text that
+        are removed), ``balanced accuracy``.
+    """
+    rows = []
+    columns = {f"{name} decision": scored[col] for name, col in DECISION_COLUMNS.items()
+               if col in scored.columns and scored[col].notna().any()}
+    columns[f"filter ({method})"] = removal(scored, method)
+    for name, decided in columns.items():
+        known = truth.notna() & decided.notna()
+        t = truth[known].astype(bool).to_numpy()
+        d = decided[known].astype(bool).to_numpy()
+        tp, fp, fn = int((t & d).sum()), int((~t & d).sum()), int((t & ~d).sum())
+        tn = int((~t & ~d).sum())
+        recall = tp / (tp + fn) if tp + fn else None
+        specificity = tn / (tn + fp) if tn + fp else None
+        rows.append({"method": name, "n": int(known.sum()), "with text": int(t.sum()),
+                     "removed": int(d.sum()), "true positives": tp, "false positives": fp,
+                     "false negatives": fn,
+                     "precision": tp / (tp + fp) if tp + fp else None, "recall": recall,
+                     "balanced accuracy": (None if recall is None or specificity is None
+                                           else (recall + specificity) / 2)})
+    return pd.DataFrame(rows)
 
 
 def filter_counts(scored: pd.DataFrame, kept: pd.Series, paper: bool = True) -> pd.DataFrame:
@@ -184,6 +415,101 @@ def filter_counts(scored: pd.DataFrame, kept: pd.Series, paper: bool = True) -> 
     return table
 
 
+def score_text(ws: Workspace, manifest: pd.DataFrame, method: str, *, compare: bool = True,
+               threshold=None, ocr_threshold: float | None = None, text_model=None,
+               batch_size: int = 64, ocr_settings: OcrSettings | None = None,
+               progress: bool = False) -> tuple[pd.DataFrame, dict]:
+    """Score every image of ``manifest`` for text with the method and, beside it, the other one.
+
+    Parameters
+    ----------
+    ws : Workspace
+    manifest : DataFrame
+    method : {"cnn", "ocr", "both"}
+        The method(s) that must run: a missing text classifier is an error for ``cnn`` and
+        ``both``.
+    compare : bool
+        Also run the other method when it can run (the classifier only when its model file
+        exists), so that the two can be compared.
+    threshold : float or str, optional
+        The classifier's threshold on P(text) (see :func:`resolve_threshold`); default the
+        profile's.
+    ocr_threshold : float, optional
+        The OCR detector's threshold; default :data:`sadutils.text_detection.DEFAULT_THRESHOLD`.
+    text_model : path, optional
+        Default the workspace's text classifier.
+    batch_size : int
+    ocr_settings : OcrSettings, optional
+    progress : bool
+
+    Returns
+    -------
+    scored : DataFrame
+        ``manifest`` with ``p_text`` and ``cnn_text`` (when the classifier ran), ``ocr_score``,
+        ``ocr_read`` (the line that gave the score) and ``ocr_text`` (when the detector ran).
+        Decisions are nullable booleans, missing for an unreadable image.
+    info : dict
+        ``method``, ``ran`` (the methods that ran), ``threshold``, ``threshold_requested``,
+        ``ocr_threshold``, ``text_model``, ``ocr`` (settings and model) and ``skipped``
+        (why a method did not run beside the other).
+
+    Raises
+    ------
+    FileNotFoundError
+        When the classifier must run and its model is missing (saying which notebook makes it).
+    """
+    check_choice("text method", method, TEXT_METHODS)
+    scored = manifest.copy()
+    model_path = Path(text_model) if text_model is not None else ws.text_model
+    requested = ws.profile.filter_threshold if threshold is None else threshold
+    ocr_threshold = (text_detection.DEFAULT_THRESHOLD if ocr_threshold is None
+                     else float(ocr_threshold))
+    if not 0.0 <= ocr_threshold <= 1.0:
+        raise ValueError(f"ocr_threshold must be within 0..1, got {ocr_threshold}")
+    need = {"cnn", "ocr"} if method == "both" else {method}
+    ran, skipped, applied = [], {}, None
+    if "cnn" in need or (compare and model_path.is_file()):
+        scored["p_text"] = text_scores(ws, manifest, model_path, batch_size, progress)
+        applied = resolve_threshold(scored, requested)
+        scored["cnn_text"] = decisions(scored["p_text"], applied)
+        ran.append("cnn")
+    else:
+        skipped["cnn"] = f"no text classifier at {ws.relative(model_path)}"
+    settings = ocr_settings or OcrSettings()
+    if "ocr" in need or compare:
+        found = text_detection.ocr_scores(manifest["path"], settings, progress=progress)
+        scored["ocr_score"] = found["score"].to_numpy()
+        scored["ocr_read"] = found["text"].to_numpy()
+        scored["ocr_text"] = decisions(scored["ocr_score"], ocr_threshold)
+        ran.append("ocr")
+    info = {"method": method, "ran": ran, "skipped": skipped,
+            "threshold": applied, "threshold_requested": requested if applied is not None
+            else None, "ocr_threshold": ocr_threshold if "ocr" in ran else None,
+            "text_model": str(model_path) if "cnn" in ran else None,
+            "ocr": ({**settings.as_params(), **text_detection.model_info()} if "ocr" in ran
+                    else None)}
+    return scored, info
+
+
+def _unreadable(scored: pd.DataFrame, ran) -> pd.Series:
+    """Rows a method that ran could not read."""
+    bad = pd.Series(False, index=scored.index)
+    for name in ran:
+        bad |= scored[DECISION_COLUMNS[name]].isna()
+    return bad
+
+
+def _weights(method: str, info: dict) -> dict:
+    """The ``weights`` of a filter record: what decided, and from which files."""
+    parts = []
+    if method in ("cnn", "both"):
+        parts.append(f"text classifier {Path(info['text_model']).name}")
+    if method in ("ocr", "both"):
+        parts.append(f"{text_detection.OCR_MODEL_NAME} shipped in "
+                     f"{info['ocr']['package']} {info['ocr']['package_version']}")
+    return {"source": "file", "pretrained": True, "note": " and ".join(parts)}
+
+
 @dataclass
 class FilterResult:
     """What :func:`filter_webemo` gives notebook 02.
@@ -191,7 +517,7 @@ class FilterResult:
     Attributes
     ----------
     scored : DataFrame
-        The sample with ``p_text`` and ``kept``.
+        The sample with the scores and decisions of :func:`score_text` and ``kept``.
     counts : DataFrame
         :func:`filter_counts`.
     filtered_path : Path
@@ -199,8 +525,18 @@ class FilterResult:
     record : Record
     record_path : Path
     rejected : DataFrame
-    threshold : float
-        The threshold applied (resolved from ``"match_paper"``).
+    threshold : float or None
+        The classifier's threshold applied (resolved from ``"match_paper"``), None when the
+        classifier did not run.
+    method : str
+        ``cnn``, ``ocr`` or ``both``.
+    method_reason : str
+        Why this method (the profile's default, or asked for).
+    ocr_threshold : float or None
+    agreement : dict or None
+        :func:`method_agreement`.
+    truth : DataFrame or None
+        :func:`truth_table` (demo profile only).
     """
 
     scored: pd.DataFrame
@@ -209,24 +545,42 @@ class FilterResult:
     record: Record
     record_path: Path
     rejected: pd.DataFrame
-    threshold: float
+    threshold: float | None
+    method: str = "cnn"
+    method_reason: str = ""
+    ocr_threshold: float | None = None
+    agreement: dict | None = None
+    truth: pd.DataFrame | None = None
 
     @property
     def discarded(self) -> pd.DataFrame:
         return self.scored[~self.scored["kept"]]
 
+    @property
+    def disagreements(self) -> pd.DataFrame:
+        """Images on which the classifier and the OCR detector decide differently, with a
+        ``decided`` column (``cnn text, ocr no text`` or the reverse)."""
+        if self.agreement is None:
+            return self.scored.iloc[:0].assign(decided=pd.Series(dtype=str))
+        both = self.scored.dropna(subset=["cnn_text", "ocr_text"])
+        differ = both[both["cnn_text"].astype(bool) != both["ocr_text"].astype(bool)]
+        return differ.assign(decided=np.where(differ["cnn_text"].astype(bool),
+                                              "cnn text, ocr no text", "ocr text, cnn no text"))
+
 
 def filter_webemo(ws: Workspace, *, threshold=None, sample: dict | None = None,
                   seed: int | None = None, batch_size: int = 64, text_model=None,
+                  text_method: str | None = None, ocr_threshold: float | None = None,
+                  ocr_settings: OcrSettings | None = None, compare: bool = True,
                   notebook: str | None = None, progress: bool = False) -> FilterResult:
-    """Sample WEBEmo, score every image for text, keep those below ``threshold``.
+    """Sample WEBEmo, score every image for text, keep those the chosen method finds free of it.
 
     Parameters
     ----------
     ws : Workspace
     threshold : float or str, optional
-        Default the profile's (paper 0.5; demo ``"match_paper"``, see
-        :func:`resolve_threshold`).
+        The classifier's threshold on P(text); default the profile's (paper 0.5; demo
+        ``"match_paper"``, see :func:`resolve_threshold`).
     sample : dict, optional
         Images per binary class; default the profile's.
     seed : int, optional
@@ -234,30 +588,45 @@ def filter_webemo(ws: Workspace, *, threshold=None, sample: dict | None = None,
     batch_size : int
     text_model : path, optional
         Default the workspace's text classifier.
+    text_method : {"cnn", "ocr", "both"}, optional
+        Default the profile's (:func:`resolve_text_method`).
+    ocr_threshold : float, optional
+        Default :data:`sadutils.text_detection.DEFAULT_THRESHOLD`.
+    ocr_settings : OcrSettings, optional
+    compare : bool
+        Run the other method beside the chosen one (see :func:`score_text`).
     notebook : str, optional
     progress : bool
 
     Returns
     -------
     FilterResult
-        ``manifests/webemo_scored.csv`` (every sampled image with ``p_text`` and ``kept``) and
-        ``manifests/webemo_filtered.csv`` (the kept rows) are written, a split made from an
-        older filtered manifest is removed, and the counts are recorded.
+        ``manifests/webemo_scored.csv`` (every sampled image with its scores, decisions and
+        ``kept``) and ``manifests/webemo_filtered.csv`` (the kept rows) are written, a split
+        made from an older filtered manifest is removed, and the counts, the method and why,
+        the agreement of the two methods and (demo) the decisions against the generator's
+        ground truth are recorded.
     """
-    requested = ws.profile.filter_threshold if threshold is None else threshold
     seed = ws.profile.seed if seed is None else int(seed)
+    method, reason = resolve_text_method(ws, text_method)
     t0 = time.perf_counter()
     chosen, loaded = sample_webemo(ws, sample=sample, seed=seed, progress=progress)
-    scored = chosen.copy()
-    scored["p_text"] = text_scores(ws, chosen, text_model, batch_size, progress)
-    applied = resolve_threshold(scored, requested)
-    scored["kept"] = apply_threshold(scored, applied)
-    unreadable = scored[scored["p_text"].isna()]
+    scored, info = score_text(ws, chosen, method, compare=compare, threshold=threshold,
+                              ocr_threshold=ocr_threshold, text_model=text_model,
+                              batch_size=batch_size, ocr_settings=ocr_settings,
+                              progress=progress)
+    scored["kept"] = ~removal(scored, method)
+    unreadable = scored[_unreadable(scored, info["ran"])]
     rejected = pd.concat([loaded.rejected,
                           pd.DataFrame({"path": unreadable["path"],
                                         "reason": "could not be decoded for text scoring"})],
                          ignore_index=True)
     counts = filter_counts(scored, scored["kept"], paper=True)
+    agreement = method_agreement(scored)
+    truth = demo_text_truth(ws, scored)
+    truth_frame = None if truth is None else truth_table(scored, truth, method)
+    if truth is not None:
+        scored["has_text_truth"] = truth
     save_manifest(scored, ws.scored_manifest)
     filtered = scored[scored["kept"]].drop(columns=["kept"]).reset_index(drop=True)
     save_manifest(filtered, ws.filtered_manifest)
@@ -265,35 +634,55 @@ def filter_webemo(ws: Workspace, *, threshold=None, sample: dict | None = None,
     wall = time.perf_counter() - t0
     total = counts.set_index("class")
     text_record = latest(ws, "text_classifier")
-    model = Path(text_model) if text_model is not None else ws.text_model
+    metrics = {"accuracy": None, "n_before": int(total.loc["total", "before"]),
+               "n_after": int(total.loc["total", "after"]),
+               "counts": counts.to_dict(orient="records"), "agreement": agreement}
+    if truth_frame is not None:
+        metrics["truth"] = {row["method"]: {k: v for k, v in row.items() if k != "method"}
+                            for row in truth_frame.to_dict(orient="records")}
+    rule = {"cnn": "removed when P(text) by the classifier >= threshold",
+            "ocr": "removed when the OCR score >= ocr_threshold",
+            "both": "removed when either the classifier or the OCR detector finds text"}[method]
+    applied = info["threshold"]
     record = Record.filtering(
-        ws, backbone=TEXT_BACKBONE,
-        metrics={"accuracy": None, "n_before": int(total.loc["total", "before"]),
-                 "n_after": int(total.loc["total", "after"]),
-                 "counts": counts.to_dict(orient="records")},
-        params={"threshold": float(applied), "threshold_requested": requested,
+        ws, backbone={"cnn": TEXT_BACKBONE, "ocr": OCR_BACKBONE,
+                      "both": f"{TEXT_BACKBONE}+{OCR_BACKBONE}"}[method],
+        metrics=metrics,
+        params={"text_method": method, "text_method_reason": reason,
+                "text_method_requested": text_method, "rule": rule,
+                "methods_run": info["ran"], "methods_skipped": info["skipped"],
+                "threshold": applied, "threshold_requested": info["threshold_requested"],
+                "ocr_threshold": info["ocr_threshold"], "ocr": info["ocr"],
                 "sample": dict(sample or ws.profile.sample), "seed": seed,
                 "batch_size": batch_size,
                 "text_classifier_run": None if text_record is None else text_record.run_id,
+                "text_classifier_weights": (None if text_record is None
+                                            else text_record.weights.get("source")),
                 "n_rejected": len(rejected)},
-        weights={"source": "file", "pretrained": True, "note": f"text classifier {model.name}"},
+        weights=_weights(method, info),
         seed=seed, manifest_hash=manifest_hash(filtered), wall_s=wall,
-        artifacts={"model": model, "filtered_manifest": ws.filtered_manifest,
+        artifacts={"model": Path(info["text_model"]) if info["text_model"] else None,
+                   "filtered_manifest": ws.filtered_manifest,
                    "scored_manifest": ws.scored_manifest, "notebook": notebook},
-        run_parts=("filter", "webemo", f"t{applied:g}"))
+        run_parts=("filter", "webemo", method,
+                   None if applied is None else f"t{applied:g}"))
     path = record.write(ws)
-    return FilterResult(scored, counts, ws.filtered_manifest, record, path, rejected, applied)
+    return FilterResult(scored, counts, ws.filtered_manifest, record, path, rejected, applied,
+                        method, reason, info["ocr_threshold"], agreement, truth_frame)
 
 
-def threshold_sweep(scored: pd.DataFrame, thresholds=(0.1, 0.3, 0.5, 0.7, 0.9)) -> pd.DataFrame:
-    """How many images of each class the filter would keep at other thresholds.
+def threshold_sweep(scored: pd.DataFrame, thresholds=(0.1, 0.3, 0.5, 0.7, 0.9),
+                    column: str = "p_text") -> pd.DataFrame:
+    """How many images of each class one method would keep at other thresholds.
 
     Parameters
     ----------
     scored : DataFrame
-        With ``p_text`` and ``label``.
+        With the score ``column`` and ``label``.
     thresholds : sequence of float
         The ``"match_paper"`` threshold is added.
+    column : str
+        ``p_text`` (the classifier) or ``ocr_score`` (the OCR detector).
 
     Returns
     -------
@@ -301,8 +690,8 @@ def threshold_sweep(scored: pd.DataFrame, thresholds=(0.1, 0.3, 0.5, 0.7, 0.9)) 
         One row per threshold: images kept per class and the share kept.
     """
     rows = []
-    for t in sorted(set(thresholds) | {resolve_threshold(scored, MATCH_PAPER)}):
-        kept = apply_threshold(scored, t)
+    for t in sorted(set(thresholds) | {resolve_threshold(scored, MATCH_PAPER, column)}):
+        kept = apply_threshold(scored, t, column)
         counts = filter_counts(scored, kept, paper=False).set_index("class")
         rows.append({"threshold": round(t, 4), **{f"{c} kept": int(counts.loc[c, "after"])
                                                  for c in counts.index},
@@ -315,7 +704,7 @@ def ensure_filtered_manifest(ws: Workspace, progress: bool = False, verbose: int
 
     Notebook 02 makes it. If it is missing (say notebook 03 is run alone on a fresh clone),
     this trains the text classifier when that is missing too (as notebook 01 would) and filters
-    with the profile's threshold (as notebook 02 would), saying so.
+    with the profile's method and thresholds (as notebook 02 would), saying so.
 
     Parameters
     ----------

@@ -1,8 +1,10 @@
-"""Notebook 01: the paper's text-in-image classifier.
+"""Notebook 01: the paper's text-in-image classifier, and the OCR detector beside it.
 
 EfficientNetV2B0, fine-tuned to tell COCO-Text images that contain legible text (``text``) from
 "RGP" photos that contain none (``no_text``), trained with the same recipe as the emotion
-models. Notebook 02 uses it to remove images with text from the WEBEmo sample.
+models. Notebook 02 uses it to remove images with text from the WEBEmo sample. The OCR
+detector of :mod:`sadutils.text_detection` (no training) is evaluated on the same held-out
+images (:func:`evaluate_ocr`), and its metrics are stored in the same record.
 """
 from __future__ import annotations
 
@@ -10,15 +12,17 @@ import time
 
 import pandas as pd
 
-from .. import backbones
+from .. import backbones, text_detection
 from ..config import TEXT_CLASS_NAMES
 from ..data.cocotext import load_cocotext
 from ..data.manifests import manifest_hash, sample_per_class, stratified_split
 from ..data.rgp import load_rgp
+from ..metrics import evaluate_predictions
 from ..models import resolve_weights
 from ..paper import TEXT_CLASSIFIER_ACCURACY
 from ..records import Record
 from ..settings import TrainSettings
+from ..text_detection import OcrSettings
 from ..workspace import TEXT_CLASSIFIER_RUN, Workspace, run_name
 from .common import RunResult, dataset_roots, fit_and_evaluate, run_artifacts, run_params
 
@@ -62,9 +66,55 @@ def text_classifier_manifest(ws: Workspace, seed: int | None = None,
     return manifest, rejected
 
 
+def evaluate_ocr(test: pd.DataFrame, threshold: float | None = None,
+                 settings: OcrSettings | None = None, seed: int = 0, n_boot: int = 1000,
+                 progress: bool = False) -> tuple[pd.DataFrame, dict]:
+    """The OCR detector on a held-out split, scored like the classifier.
+
+    Parameters
+    ----------
+    test : DataFrame
+        ``path`` and ``label`` (``text``/``no_text``).
+    threshold : float, optional
+        Default :data:`sadutils.text_detection.DEFAULT_THRESHOLD`.
+    settings : OcrSettings, optional
+    seed : int
+        Seed of the bootstrap.
+    n_boot : int
+    progress : bool
+
+    Returns
+    -------
+    frame : DataFrame
+        ``test`` with ``ocr_score``, ``ocr_read`` (the line that gave the score) and
+        ``ocr_pred`` (``text``/``no_text``; missing for an unreadable image).
+    result : dict
+        ``metrics`` (accuracy, F1 scores, ``confusion_matrix``, ``labels``, ``n``),
+        ``ci95``, ``threshold``, ``n_unreadable``, ``settings`` and ``model``
+        (:func:`sadutils.text_detection.model_info`). Unreadable images are left out of the
+        metrics.
+    """
+    threshold = text_detection.DEFAULT_THRESHOLD if threshold is None else float(threshold)
+    settings = settings or OcrSettings()
+    found = text_detection.ocr_scores(test["path"], settings, progress=progress)
+    frame = test.copy()
+    frame["ocr_score"] = found["score"].to_numpy()
+    frame["ocr_read"] = found["text"].to_numpy()
+    frame["ocr_pred"] = text_detection.decide(frame["ocr_score"], threshold)
+    scored = frame[frame["ocr_pred"].notna()]
+    if scored.empty:
+        raise ValueError(f"the OCR detector could read none of the {len(test)} images")
+    metrics, ci = evaluate_predictions(scored["label"], scored["ocr_pred"].astype(str),
+                                       TEXT_CLASS_NAMES, n_boot=n_boot, seed=seed)
+    return frame, {"metrics": metrics, "ci95": ci, "threshold": threshold,
+                   "n_unreadable": int(len(frame) - len(scored)),
+                   "settings": settings.as_params(), "model": text_detection.model_info()}
+
+
 def train_text_classifier(ws: Workspace, settings: TrainSettings | None = None, *,
                           backbone: str = TEXT_BACKBONE, pretrained: bool = True, weights=None,
                           max_per_class: int | None = None, resume: bool = True,
+                          compare_ocr: bool = True, ocr_threshold: float | None = None,
                           notebook: str | None = None, progress: bool = False,
                           verbose: int = 2) -> RunResult:
     """Train the text / no-text classifier and record it.
@@ -83,6 +133,12 @@ def train_text_classifier(ws: Workspace, settings: TrainSettings | None = None, 
     max_per_class : int, optional
         See :func:`text_classifier_manifest`.
     resume : bool
+    compare_ocr : bool
+        Also score the held-out images with the OCR detector (:func:`evaluate_ocr`): its
+        metrics go to the record's ``metrics["ocr_detector"]`` and its scores to the test
+        frame (``ocr_score``, ``ocr_read``, ``ocr_pred``).
+    ocr_threshold : float, optional
+        Default :data:`sadutils.text_detection.DEFAULT_THRESHOLD`.
     notebook : str, optional
         The executed notebook's name, for the record.
     progress : bool
@@ -108,9 +164,14 @@ def train_text_classifier(ws: Workspace, settings: TrainSettings | None = None, 
                               resume=resume, progress=progress, verbose=verbose)
     wall = time.perf_counter() - t0
     rejected = pd.concat([load_rejected, fitted.rejected], ignore_index=True)
+    test, metrics = fitted.test, dict(fitted.metrics)
+    if compare_ocr:
+        test, ocr = evaluate_ocr(fitted.test, ocr_threshold, seed=settings.seed,
+                                 progress=progress)
+        metrics["ocr_detector"] = ocr
     record = Record.training(
         ws, kind="text_classifier", backbone=backbone, row=None, dataset="cocotext+rgp",
-        metrics=fitted.metrics, ci95=fitted.ci95,
+        metrics=metrics, ci95=fitted.ci95,
         params=run_params(settings, fitted, pretrained=pretrained, max_per_class=max_per_class,
                           n_rejected=len(rejected), paper_accuracy=TEXT_CLASSIFIER_ACCURACY),
         weights=choice.as_record(), seed=settings.seed,
@@ -118,5 +179,4 @@ def train_text_classifier(ws: Workspace, settings: TrainSettings | None = None, 
         artifacts=run_artifacts(ws, run, notebook),
         run_parts=("text_classifier", backbone, choice.source))
     path = record.write(ws)
-    return RunResult(record, path, ws.model_file(run), fitted.train.history, fitted.test,
-                     rejected)
+    return RunResult(record, path, ws.model_file(run), fitted.train.history, test, rejected)

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from sadutils.experiments import cross_dataset as cd
+from sadutils.experiments import filtering
 from sadutils.records import Record, latest_by_row, read_records
 from sadutils.reporting.tables import NOT_IN_PAPER, NOT_RUN, comparison_table, cross_dataset_frame
 
@@ -73,7 +74,7 @@ def fake_text_scores(monkeypatch):
         out[(names == "sadness_3.jpg").to_numpy()] = np.nan
         return out
 
-    monkeypatch.setattr(cd, "text_scores", scores)
+    monkeypatch.setattr(filtering, "text_scores", scores)
     return calls
 
 
@@ -125,7 +126,8 @@ def test_class_ratio_is_deterministic_and_listed(demo_ws, trees):
 
 def test_text_filter_uses_the_text_classifier(demo_ws, trees, fake_text_scores):
     s = cd.build_eval_set(demo_ws, "unbiasedemo", trees["unbiasedemo"], text_filter=True,
-                          text_threshold=0.5, sadness_fraction=0.25, text_batch_size=16)
+                          text_method="cnn", text_threshold=0.5, sadness_fraction=0.25,
+                          text_batch_size=16)
     assert fake_text_scores == [(16, "demo", 16)]
     # 4 text_* images removed, sadness_3 unreadable by the text classifier: refused.
     assert s.info["n_text_filtered"] == 4
@@ -137,8 +139,32 @@ def test_text_filter_uses_the_text_classifier(demo_ws, trees, fake_text_scores):
     assert s.info["ratio_excluded_by_label"] == {"sadness": 2}
     assert len(s.excluded) == 6 and s.summary()["images"].tolist() == [17, 2, 16, 4, 2, 9]
     high = cd.build_eval_set(demo_ws, "unbiasedemo", trees["unbiasedemo"], text_filter=True,
-                             text_threshold=0.95)
+                             text_method="cnn", text_threshold=0.95)
     assert high.info["n_text_filtered"] == 0 and high.info["n_images"] == 15
+    assert s.info["text_method"] == "cnn" and "asked for" in s.info["text_method_reason"]
+
+
+def test_text_filter_by_the_ocr_detector(demo_ws, trees, fake_text_scores, monkeypatch):
+    """The demo profile without a text classifier record filters with the OCR detector (FAKE
+    OCR scores here: 0.8 for the files named text_*)."""
+
+    def ocr(paths, settings=None, progress=False):
+        names = [str(p).replace("\\", "/").rsplit("/", 1)[-1] for p in paths]
+        return pd.DataFrame({"path": [str(p) for p in paths],
+                             "score": [0.8 if n.startswith("text_") else 0.0 for n in names],
+                             "text": "", "error": None})
+
+    monkeypatch.setattr(filtering.text_detection, "ocr_scores", ocr)
+    s = cd.build_eval_set(demo_ws, "unbiasedemo", trees["unbiasedemo"], text_filter=True)
+    assert s.info["text_method"] == "ocr" and fake_text_scores == []  # the classifier not run
+    assert s.info["n_text_filtered"] == 4 and s.info["ocr_threshold"] == 0.5
+    assert s.info["text_threshold"] is None and "ocr" in s.describe()
+    assert s.excluded["reason"].str.startswith("text in image: OCR score 0.800").sum() == 4
+    both = cd.build_eval_set(demo_ws, "unbiasedemo", trees["unbiasedemo"], text_filter=True,
+                             text_method="both")
+    # both: the 4 text_* files by either method; sadness_3 unreadable by the classifier
+    assert both.info["n_text_filtered"] == 4
+    assert both.rejected["reason"].eq("the text filter (both) could not read it").sum() == 1
 
 
 # ------------------------------------------------------------------------------ evaluating models

@@ -3,10 +3,13 @@ manifest. The text classifier is the tiny untrained one of conftest; the tests c
 plumbing, not what it finds."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from sadutils import text_detection
 from sadutils.config import OTHERS, SADNESS
 from sadutils.data.formats import Loaded
 from sadutils.data.manifests import read_manifest
@@ -14,6 +17,7 @@ from sadutils.experiments import filtering
 from sadutils.paper import DISCARD_RATE
 from sadutils.records import Record, read_records
 from sadutils.settings import MATCH_PAPER
+from sadutils.workspace import Workspace
 
 
 def test_filter_counts_and_threshold_on_known_scores():
@@ -82,6 +86,7 @@ def test_filter_webemo_saves_manifests_and_a_record(demo_ws, monkeypatch, noise_
     loaded = Loaded(manifest, pd.DataFrame(columns=["path", "reason"]), {})
     monkeypatch.setattr(filtering, "sample_webemo", lambda *a, **k: (manifest.copy(), loaded))
     result = filtering.filter_webemo(demo_ws, threshold=1.0, text_model=tiny_text_model,
+                                     text_method="cnn", compare=False,
                                      notebook="02_filtering")
     # threshold 1.0 keeps every readable image; the corrupt one is dropped and listed
     assert len(result.discarded) == 1 and result.discarded["path"].iloc[0].endswith("broken0.jpg")
@@ -127,3 +132,171 @@ def test_missing_filtered_manifest_runs_the_earlier_steps(demo_ws, monkeypatch, 
     calls.clear()
     assert filtering.ensure_filtered_manifest(demo_ws) == demo_ws.filtered_manifest
     assert calls == []
+
+
+# ------------------------------------------------------------------------------ text methods
+
+def text_classifier_record(ws, source: str, created_at: str) -> Record:
+    """A FAKE text classifier record (invented metrics) whose weights came from ``source``."""
+    rec = Record.training(
+        ws, kind="text_classifier", backbone="efficientnetv2b0", row=None,
+        dataset="cocotext+rgp", metrics={"accuracy": 0.5}, ci95={}, params={},
+        weights={"source": source, "pretrained": source != "scratch", "note": "fake"}, seed=1,
+        manifest_hash="fake", wall_s=0.0, artifacts={}, run_parts=("fake", source))
+    rec = dataclasses.replace(rec, provenance={**rec.provenance, "created_at": created_at})
+    rec.write(ws)
+    return rec
+
+
+def test_the_profiles_choose_the_text_method(demo_ws, isolated):
+    method, why = filtering.resolve_text_method(demo_ws)
+    assert method == "ocr" and "no text classifier record" in why
+    rec = text_classifier_record(demo_ws, "scratch", "2026-01-01T10:00:00+00:00")
+    method, why = filtering.resolve_text_method(demo_ws)
+    assert method == "ocr" and rec.run_id in why and "random weights" in why
+    rec = text_classifier_record(demo_ws, "imagenet", "2026-01-01T11:00:00+00:00")
+    assert filtering.resolve_text_method(demo_ws)[0] == "cnn"  # the newest record decides
+    assert filtering.resolve_text_method(demo_ws, "both") == (
+        "both", "both was asked for (text_method='both')")
+    paper = Workspace.create("paper")
+    method, why = filtering.resolve_text_method(paper)
+    assert method == "cnn" and "paper's method" in why
+    with pytest.raises(ValueError, match="valid choices: cnn, ocr, both"):
+        filtering.resolve_text_method(demo_ws, "tesseract")
+
+
+def known_decisions() -> pd.DataFrame:
+    """Ten images whose two decisions are known: a 2x2 table of 3 / 2 / 1 / 3, plus one image
+    the classifier could not read."""
+    cnn = [True, True, True, True, True, False, False, False, False, pd.NA]
+    ocr = [True, True, True, False, False, True, False, False, False, True]
+    return pd.DataFrame({"path": [f"p{i}" for i in range(10)],
+                         "label": [SADNESS] * 5 + [OTHERS] * 5,
+                         "cnn_text": pd.array(cnn, dtype="boolean"),
+                         "ocr_text": pd.array(ocr, dtype="boolean")})
+
+
+def test_agreement_on_known_decisions():
+    scored = known_decisions()
+    a = filtering.method_agreement(scored)
+    assert a["n"] == 9
+    assert a["table"] == {"cnn text": {"ocr text": 3, "ocr no text": 2},
+                          "cnn no text": {"ocr text": 1, "ocr no text": 3}}
+    assert a["agreement"] == pytest.approx(6 / 9)
+    # Cohen's kappa by hand: p_o = 6/9, p_e = (5*4 + 4*5) / 81
+    p_o, p_e = 6 / 9, (5 * 4 + 4 * 5) / 81
+    assert a["kappa"] == pytest.approx((p_o - p_e) / (1 - p_e))
+    assert a["ocr_text_among_cnn_text"] == pytest.approx(3 / 5)
+    assert a["cnn_text_among_ocr_text"] == pytest.approx(3 / 4)
+    frame = filtering.agreement_frame(a)
+    assert frame.loc["total", "total"] == 9 and frame.loc["cnn text", "ocr no text"] == 2
+    # One method saying the same of every image: agreement is defined, kappa is not.
+    same = scored.assign(cnn_text=pd.array([True] * 10, dtype="boolean"),
+                         ocr_text=pd.array([True] * 10, dtype="boolean"))
+    assert filtering.method_agreement(same)["kappa"] is None
+    assert filtering.method_agreement(scored.drop(columns="ocr_text")) is None
+
+
+def test_each_method_removes_what_its_rule_says():
+    scored = known_decisions()
+    cnn = filtering.removal(scored, "cnn")
+    ocr = filtering.removal(scored, "ocr")
+    both = filtering.removal(scored, "both")
+    assert cnn.tolist() == [True] * 5 + [False] * 4 + [True]  # unreadable: removed
+    assert ocr.tolist() == [True, True, True, False, False, True, False, False, False, True]
+    assert (both == (cnn | ocr)).all() and both.sum() == 7
+    counts = {m: filtering.filter_counts(scored, ~filtering.removal(scored, m), paper=False)
+              .set_index("class").loc["total", "after"] for m in ("cnn", "ocr", "both")}
+    assert counts == {"cnn": 4, "ocr": 5, "both": 3}
+
+
+def test_truth_table_precision_and_recall():
+    scored = known_decisions()
+    truth = pd.Series([True, True, False, True, False, True, False, False, True, True],
+                      dtype="boolean")
+    table = filtering.truth_table(scored, truth, "ocr").set_index("method")
+    ocr = table.loc["ocr decision"]
+    # ocr says text on 0,1,2,5,9; truth on 0,1,3,5,8,9 -> tp 4 (0,1,5,9), fp 1 (2), fn 2 (3,8)
+    assert (ocr["true positives"], ocr["false positives"], ocr["false negatives"]) == (4, 1, 2)
+    assert ocr["precision"] == pytest.approx(4 / 5) and ocr["recall"] == pytest.approx(4 / 6)
+    assert table.loc["cnn decision", "n"] == 9  # the unreadable image has no decision
+    assert table.loc["filter (ocr)", "removed"] == 5
+
+
+@pytest.fixture
+def fake_scorers(monkeypatch, noise_manifest):
+    """A 14-image WEBEmo-like sample (6 sadness, 8 others, and a corrupt file) with FAKE
+    scores: the classifier says text on rows 0-3, the OCR detector on rows 2-5."""
+    manifest = noise_manifest(6, 8, corrupt=1)
+    loaded = Loaded(manifest.iloc[:14], pd.DataFrame(columns=["path", "reason"]), {})
+    monkeypatch.setattr(filtering, "sample_webemo", lambda *a, **k: (manifest.copy(), loaded))
+
+    def cnn(ws, frame, model_path=None, batch_size=64, progress=False):
+        out = np.where(np.arange(len(frame)) < 4, 0.9, 0.1)
+        out[frame["path"].str.contains("broken").to_numpy()] = np.nan
+        return out
+
+    def ocr(paths, settings=None, progress=False):
+        paths = [str(p) for p in paths]
+        score = [0.95 if 2 <= i <= 5 else 0.0 for i in range(len(paths))]
+        error = [None] * len(paths)
+        for i, p in enumerate(paths):
+            if "broken" in p:
+                score[i], error[i] = np.nan, "not an image"
+        return pd.DataFrame({"path": paths, "score": score, "n_regions": 1,
+                             "text": ["EXIT" if s == 0.95 else "" for s in score],
+                             "confidence": score, "error": error})
+
+    monkeypatch.setattr(filtering, "text_scores", cnn)
+    monkeypatch.setattr(filtering.text_detection, "ocr_scores", ocr)
+    return manifest
+
+
+@pytest.mark.parametrize("method, kept", [("cnn", 10), ("ocr", 10), ("both", 8)])
+def test_filtering_counts_under_each_method(demo_ws, fake_scorers, tiny_text_model, method,
+                                            kept):
+    result = filtering.filter_webemo(demo_ws, threshold=0.5, text_model=tiny_text_model,
+                                     text_method=method)
+    assert result.method == method and result.record.params["text_method"] == method
+    assert result.counts.set_index("class").loc["total", ["before", "after"]].tolist() == [15, kept]
+    assert result.rejected["path"].str.endswith("broken0.jpg").sum() == 1
+    a = result.agreement
+    assert a["table"]["cnn text"] == {"ocr text": 2, "ocr no text": 2} and a["n"] == 14
+    assert len(result.disagreements) == 4
+    assert set(result.disagreements["decided"]) == {"cnn text, ocr no text",
+                                                    "ocr text, cnn no text"}
+    rec = Record.read(result.record_path)
+    assert rec.metrics["agreement"]["kappa"] == pytest.approx(a["kappa"])
+    assert rec.params["ocr_threshold"] == text_detection.DEFAULT_THRESHOLD
+    assert rec.params["methods_run"] == ["cnn", "ocr"]
+    assert "truth" not in rec.metrics  # no generator record in this workspace
+    assert rec.params["ocr"]["package"] == "rapidocr"
+
+
+def test_the_demo_record_holds_the_ground_truth(demo_ws, fake_scorers, tiny_text_model):
+    """Rows 0, 2, 6 carry a text overlay by a generator record written for the test."""
+    manifest = fake_scorers
+    names = [f"gen{i}.jpg" for i in range(len(manifest))]
+    manifest["url"] = [f"file:///cdn/{n}" for n in names]
+    demo_ws.data.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"file_name": names, "has_text": [int(i in (0, 2, 6)) for i in range(15)]}
+                 ).to_csv(demo_ws.data / "webemo_truth.csv", index=False)
+    result = filtering.filter_webemo(demo_ws, threshold=0.5, text_model=tiny_text_model,
+                                     text_method="ocr")
+    truth = result.truth.set_index("method")
+    # OCR says text on 2-5: of those only 2 carries text; it misses 0 and 6.
+    assert truth.loc["ocr decision", "precision"] == pytest.approx(1 / 4)
+    assert truth.loc["ocr decision", "recall"] == pytest.approx(1 / 3)
+    assert truth.loc["cnn decision", "recall"] == pytest.approx(2 / 3)
+    rec = Record.read(result.record_path)
+    assert rec.metrics["truth"]["filter (ocr)"]["true positives"] == 1
+    scored = read_manifest(demo_ws.scored_manifest)
+    assert scored["has_text_truth"].tolist()[:3] == [True, False, True]
+
+
+def test_the_classifier_is_needed_only_when_it_decides(demo_ws, fake_scorers, tmp_path):
+    missing = tmp_path / "none.keras"
+    result = filtering.filter_webemo(demo_ws, text_model=missing, text_method="ocr")
+    assert "p_text" not in result.scored and result.agreement is None
+    assert "cnn" in result.record.params["methods_skipped"]
+    assert result.threshold is None and result.record.params["threshold"] is None

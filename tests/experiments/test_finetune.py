@@ -35,7 +35,8 @@ def test_filtered_manifest_is_what_training_reads(demo_ws, monkeypatch, noise_ma
     manifest = noise_manifest(10, 12, corrupt=1)
     loaded = Loaded(manifest, pd.DataFrame(columns=["path", "reason"]), {})
     monkeypatch.setattr(filtering, "sample_webemo", lambda *a, **k: (manifest.copy(), loaded))
-    result = filtering.filter_webemo(demo_ws, threshold=1.0, text_model=tiny_text_model)
+    result = filtering.filter_webemo(demo_ws, threshold=1.0, text_model=tiny_text_model,
+                                     text_method="cnn", compare=False)
     saved = read_manifest(result.filtered_path)
     assert len(saved) == 22  # every readable image
 
@@ -54,7 +55,8 @@ def test_filtered_manifest_is_what_training_reads(demo_ws, monkeypatch, noise_ma
     # a stricter filter rewrites the filtered manifest and the split follows it
     scores = np.linspace(0.0, 0.99, len(manifest))
     monkeypatch.setattr(filtering, "text_scores", lambda ws, m, *a, **k: scores[: len(m)])
-    strict = filtering.filter_webemo(demo_ws, threshold=0.5, text_model=tiny_text_model)
+    strict = filtering.filter_webemo(demo_ws, threshold=0.5, text_model=tiny_text_model,
+                                     text_method="cnn", compare=False)
     n_kept = int((scores < 0.5).sum())
     assert strict.counts.set_index("class").loc["total", "after"] == n_kept
     assert not demo_ws.split_manifest.exists()  # the old split is gone with its manifest
