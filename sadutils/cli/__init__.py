@@ -17,6 +17,7 @@ import argparse
 import errno
 import importlib
 import sys
+import warnings
 from importlib.metadata import PackageNotFoundError, version
 
 from ..data.download import FolderInUse
@@ -89,6 +90,19 @@ def os_error_message(exc: OSError) -> str:
     return f"cannot use{where}: {text}"
 
 
+def _one_line_warnings():
+    """A ``warnings.showwarning`` printing each distinct warning once, on one line."""
+    seen = set()
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = _one_line(message)
+        if text not in seen:
+            seen.add(text)
+            print(f"sadutils: warning: {text}", file=sys.stderr)
+
+    return show
+
+
 def _version() -> str:
     try:
         return version("sadutils")
@@ -147,7 +161,9 @@ def main(argv=None) -> int:
     module = importlib.import_module(f".{COMMANDS[args.command][0]}", __name__)
     run = getattr(module, "cmd_" + args.command.replace("-", "_"))
     try:
-        return run(args)
+        with warnings.catch_warnings():  # a warning is one line too, not a source excerpt
+            warnings.showwarning = _one_line_warnings()
+            return run(args)
     except USER_ERRORS as exc:
         print(f"sadutils: error: {_one_line(exc)}", file=sys.stderr)
         return 2

@@ -127,6 +127,8 @@ def cmd_download_webemo(args) -> int:
                          f"seconds), got {args.timeout}")
     if not args.list_file.is_file():
         raise FileNotFoundError(f"list file not found: {args.list_file}")
+    if args.out.exists() and not args.out.is_dir():
+        raise NotADirectoryError(f"--out {args.out} is a file, not a folder")
     sample = None if counts[0] is None else dict(zip(CLASS_NAMES, counts))
     # The sadness group comes from category.txt when it sits beside the list, as the loader's does.
     category = args.list_file.parent / "category.txt"
