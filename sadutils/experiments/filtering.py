@@ -184,6 +184,48 @@ def filter_counts(scored: pd.DataFrame, kept: pd.Series, paper: bool = True) -> 
     return table
 
 
+def check_filter_output(scored: pd.DataFrame, threshold: float, requested=None) -> None:
+    """Stop when the filter's output cannot be trained on: no image kept, or a class gone.
+
+    A text classifier that learnt nothing (say one epoch from random weights) can score every
+    image above the paper's threshold of 0.5; the filtered manifest would then be empty (or hold
+    one class), and the error would surface only later, far from its cause.
+
+    Parameters
+    ----------
+    scored : DataFrame
+        The sample with ``label``, ``p_text`` and ``kept``.
+    threshold : float
+        The threshold applied.
+    requested : float or str, optional
+        The threshold asked for (``"match_paper"``), for the message.
+
+    Raises
+    ------
+    ValueError
+        Saying how many images of each class the filter kept, how the scores are spread, and
+        what to change.
+    """
+    kept = scored["kept"].astype(bool)
+    before = {c: int((scored["label"] == c).sum()) for c in CLASS_NAMES}
+    after = {c: int(((scored["label"] == c) & kept).sum()) for c in CLASS_NAMES}
+    lost = [c for c in CLASS_NAMES if before[c] and not after[c]]
+    if kept.any() and not lost:
+        return
+    p = scored["p_text"].astype(float)
+    spread = (f"P(text) from {p.min():.3g} to {p.max():.3g}, median {p.median():.3g}"
+              if p.notna().any() else "no image could be scored")
+    what = ("removed every image of the sample" if not kept.any()
+            else f"removed every {' and every '.join(lost)} image")
+    asked = f" (asked: {requested!r})" if requested is not None and requested != threshold else ""
+    raise ValueError(
+        f"the text filter {what}: kept {', '.join(f'{after[c]} of {before[c]} {c}' for c in CLASS_NAMES)} "
+        f"at threshold {threshold:.3g}{asked}; {spread}. Nothing was written. The text "
+        f"classifier does not tell text from no text here: train it longer or from ImageNet "
+        f"weights (notebook 01), or filter with threshold={MATCH_PAPER!r}, which removes the "
+        f"paper's share ({DISCARD_RATE:.1%}) of the sample by rank")
+
+
 @dataclass
 class FilterResult:
     """What :func:`filter_webemo` gives notebook 02.
@@ -243,6 +285,12 @@ def filter_webemo(ws: Workspace, *, threshold=None, sample: dict | None = None,
         ``manifests/webemo_scored.csv`` (every sampled image with ``p_text`` and ``kept``) and
         ``manifests/webemo_filtered.csv`` (the kept rows) are written, a split made from an
         older filtered manifest is removed, and the counts are recorded.
+
+    Raises
+    ------
+    ValueError
+        When the filter keeps no image, or no image of a class (:func:`check_filter_output`);
+        then nothing is written.
     """
     requested = ws.profile.filter_threshold if threshold is None else threshold
     seed = ws.profile.seed if seed is None else int(seed)
@@ -258,6 +306,7 @@ def filter_webemo(ws: Workspace, *, threshold=None, sample: dict | None = None,
                                         "reason": "could not be decoded for text scoring"})],
                          ignore_index=True)
     counts = filter_counts(scored, scored["kept"], paper=True)
+    check_filter_output(scored, applied, requested)  # before anything is written
     save_manifest(scored, ws.scored_manifest)
     filtered = scored[scored["kept"]].drop(columns=["kept"]).reset_index(drop=True)
     save_manifest(filtered, ws.filtered_manifest)
