@@ -5,10 +5,10 @@ Laid out as the pipeline runs (imports only go down): :mod:`~sadutils.config` an
 :mod:`~sadutils.paper` (names, profiles, the paper's numbers), :mod:`~sadutils.workspace` (where
 everything lives), :mod:`~sadutils.data` (the datasets' formats, manifests, downloads),
 :mod:`~sadutils.demo` (synthetic data in those formats), :mod:`~sadutils.backbones` and
-:mod:`~sadutils.models`, :mod:`~sadutils.training`, :mod:`~sadutils.inference`,
-:mod:`~sadutils.metrics`, :mod:`~sadutils.records`, :mod:`~sadutils.experiments` (one module per
-step of the paper), :mod:`~sadutils.reporting`, :mod:`~sadutils.runner` (``sadutils
-reproduce``) and :mod:`~sadutils.cli`.
+:mod:`~sadutils.models`, :mod:`~sadutils.training` (with :mod:`~sadutils.checkpoints`),
+:mod:`~sadutils.inference`, :mod:`~sadutils.metrics`, :mod:`~sadutils.records`,
+:mod:`~sadutils.experiments` (one module per step of the paper), :mod:`~sadutils.reporting`,
+:mod:`~sadutils.runner` (``sadutils reproduce``) and :mod:`~sadutils.cli`.
 """
 import os
 
