@@ -19,7 +19,7 @@ import pandas as pd
 import tensorflow as tf
 
 from . import checkpoints
-from .fileio import atomic_path
+from .fileio import atomic_path, write_text
 
 
 # --------------------------------------------------------------------------- tf.data pipeline
@@ -269,7 +269,7 @@ def train_model(build, train_images, train_labels, val_images, val_labels, out_d
               shuffle=False, verbose=verbose)
     wall = time.perf_counter() - t0
     history = pd.read_csv(history_file).drop_duplicates("epoch", keep="last").reset_index(drop=True)
-    history.to_csv(history_file, index=False)
+    write_text(history_file, history.to_csv(index=False))
     best_epoch = int(history.loc[history["val_loss"].idxmin(), "epoch"])
     if best_file.is_file():
         model.load_weights(best_file)

@@ -20,7 +20,7 @@ from sadutils.records import Record, RecordError
 from sadutils.reporting.tables import format_interval, metric_scale
 from sadutils.runner.execute import STATE_VERSION, read_state
 
-SETTINGS = settings(max_examples=80, deadline=None,
+SETTINGS = settings(max_examples=80, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 VALID = {

@@ -24,7 +24,7 @@ from sadutils.data.emotion6 import PROBABILITIES, load_emotion6
 from sadutils.data.formats import FormatError
 from sadutils.data.webemo import parse_category_file, parse_webemo_list, url_to_filename
 
-SETTINGS = settings(max_examples=60, deadline=None,
+SETTINGS = settings(max_examples=60, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 _WORDS = st.sampled_from(["http://a.example/x.jpg", "https://b/y%20z.JPG", "file:///tmp/q.jpg",
