@@ -195,6 +195,33 @@ def test_unreadable_best_weights_start_over(reference, tmp_path, capsys):
     _assert_same_result(resumed, reference)
 
 
+@pytest.fixture
+def restore_policy():
+    before = keras.mixed_precision.global_policy().name
+    yield
+    keras.mixed_precision.set_global_policy(before)
+
+
+def test_resume_under_mixed_precision_matches_too(tmp_path, restore_policy):
+    """What a GPU runs (``precision="auto"`` is mixed_float16 there): the loss-scaling
+    optimizer's state travels in the checkpoint as well."""
+    mixed = dict(precision="mixed_float16")
+
+    def train(out, extra=()):
+        set_seeds(SEED)
+        return train_model(_build, *_data(), out, epochs=3, batch_size=BATCH, learning_rate=0.05,
+                           seed=SEED, verbose=0, extra_callbacks=extra, **mixed)
+
+    whole = train(tmp_path / "whole")
+    with pytest.raises(KeyboardInterrupt):
+        train(tmp_path / "cut", [_StopAfter(0)])
+    resumed = train(tmp_path / "cut")
+    assert resumed.resumed_from_epoch == 1 and resumed.precision == "mixed_float16"
+    assert np.allclose(resumed.history["val_loss"], whole.history["val_loss"], rtol=1e-6)
+    for a, b in zip(resumed.model.get_weights(), whole.model.get_weights()):
+        assert np.allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
 def test_restore_rolls_back_a_failed_load(tmp_path):
     """A state that passes its checks but does not fit the model (another architecture) leaves
     the model as it was: starting over means starting from the initial weights."""
