@@ -7,7 +7,7 @@ everything lives), :mod:`~sadutils.data` (the datasets' formats, manifests, down
 :mod:`~sadutils.demo` (synthetic data in those formats), :mod:`~sadutils.backbones`,
 :mod:`~sadutils.weights` (their ImageNet files) and :mod:`~sadutils.models`,
 :mod:`~sadutils.progress` (live progress for ``sadutils reproduce``),
-:mod:`~sadutils.training`, :mod:`~sadutils.inference`,
+:mod:`~sadutils.training` (with :mod:`~sadutils.checkpoints`), :mod:`~sadutils.inference`,
 :mod:`~sadutils.text_detection` (the shipped OCR text detector),
 :mod:`~sadutils.metrics`, :mod:`~sadutils.records`, :mod:`~sadutils.experiments` (one module per
 step of the paper), :mod:`~sadutils.analysis` (beyond the paper: what the models get wrong and

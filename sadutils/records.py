@@ -220,14 +220,29 @@ class Record:
                        f"{self.weights.get('source')!r}")
         if not isinstance(self.weights.get("pretrained", False), bool):
             out.append("weights.pretrained must be true or false")
+        created = self.provenance.get("created_at")
         try:
-            parse_time(self.provenance.get("created_at"))
+            if not isinstance(created, str):
+                raise TypeError
+            parse_time(created)
         except (TypeError, ValueError):
-            out.append(f"provenance.created_at must be an ISO 8601 time, got "
-                       f"{self.provenance.get('created_at')!r}")
+            out.append(f"provenance.created_at must be an ISO 8601 time, got {created!r}")
+        for name, kinds in (("git_commit", str), ("git_dirty", bool)):
+            value = self.provenance.get(name)
+            if value is not None and not isinstance(value, kinds):
+                out.append(f"provenance.{name} must be a {kinds.__name__} or null, got "
+                           f"{value!r}")
+        note = self.weights.get("note")
+        if note is not None and not isinstance(note, str):
+            out.append(f"weights.note must be a string or null, got {note!r}")
         bad = [k for k, v in self.artifacts.items() if v is not None and not isinstance(v, str)]
         if bad:
             out.append(f"artifacts must be paths (strings): {', '.join(map(str, bad))}")
+        climbing = [k for k, v in self.artifacts.items() if isinstance(v, str) and (
+            "\0" in v or (not PurePath(v).is_absolute() and ".." in PurePath(v).parts))]
+        if climbing:
+            out.append(f"artifacts stored relative to the results folder may not climb out of "
+                       f"it with '..': {', '.join(map(str, climbing))}")
         return out
 
     def _metric_problems(self) -> list[str]:
@@ -257,6 +272,10 @@ class Record:
                 out.append("metrics.confusion_matrix must be a square table of counts")
             elif isinstance(m.get("labels"), list) and len(m["labels"]) != len(cm):
                 out.append("metrics.labels must name each row of the confusion matrix")
+        labels = m.get("labels")
+        if labels is not None and not (isinstance(labels, list)
+                                       and all(isinstance(x, str) for x in labels)):
+            out.append(f"metrics.labels must be a list of class names, got {labels!r}")
         return out
 
     # ------------------------------------------------------------------ access

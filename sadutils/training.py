@@ -6,6 +6,7 @@ which is what makes an interrupted run resume on exactly the batches it would ha
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import time
@@ -17,6 +18,9 @@ import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
+
+from . import checkpoints
+from .fileio import atomic_path, write_text
 
 
 # --------------------------------------------------------------------------- tf.data pipeline
@@ -131,9 +135,40 @@ def _keep_best_callback(weights_file: Path, history_file: Path):
             loss = (logs or {}).get("val_loss")
             if loss is not None and loss < self.best:
                 self.best = float(loss)
-                self.model.save_weights(weights_file)
+                with atomic_path(weights_file, suffix=".weights.h5") as tmp:  # never half a file
+                    self.model.save_weights(tmp)
 
     return KeepBest()
+
+
+def _run_key(train_images, val_images, global_batch, learning_rate, optimizer, seed) -> str:
+    """What a checkpoint must share with a run to be resumed by it (not the epoch count, so a
+    run can be extended)."""
+    settings = {"train": [len(train_images), *map(int, train_images.shape[1:])],
+                "val": len(val_images), "batch": int(global_batch),
+                "learning_rate": float(learning_rate), "optimizer": optimizer, "seed": int(seed)}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _resume_point(model, out_dir: Path, run_key: str, history_file: Path,
+                  best_file: Path) -> checkpoints.Resume:
+    """Load the newest usable checkpoint into ``model`` (:mod:`sadutils.checkpoints`) and put
+    ``history.csv`` in line with it; a fresh run forgets a finished run's history and best
+    weights. Says in one line what happened when there was a checkpoint."""
+    for name in (best_file.name, history_file.name):  # temp files of writes a kill interrupted
+        for leftover in out_dir.glob(f".{name}.*"):
+            leftover.unlink(missing_ok=True)
+    restored = checkpoints.restore_checkpoint(model, out_dir, run_key,
+                                              extra_files=(history_file, best_file),
+                                              best_file=best_file)
+    if restored.epoch:
+        checkpoints.write_history(history_file, restored.history)
+    else:
+        for f in (history_file, best_file):
+            f.unlink(missing_ok=True)
+    if restored.note:
+        print(f"training checkpoint: {restored.note}", flush=True)
+    return restored
 
 
 def _reseed_dropout_callback():
@@ -190,9 +225,12 @@ def train_model(build, train_images, train_labels, val_images, val_labels, out_d
     ``build`` is a zero-argument function returning an uncompiled model (it is called inside the
     distribution strategy's scope). The recipe: Adagrad at ``learning_rate`` (paper: 0.001),
     sparse categorical cross-entropy, accuracy. ``out_dir`` receives ``history.csv``,
-    ``best.weights.h5`` and, while a run is unfinished, ``backup/`` (Keras ``BackupAndRestore``):
-    calling again after an interruption continues from the last finished epoch with the same
-    weights, optimizer state and batch order. Without ``resume`` an old backup is discarded.
+    ``best.weights.h5`` and, while a run is unfinished, ``backup/`` (:mod:`sadutils.checkpoints`,
+    every file written atomically): calling again after an interruption at any moment continues
+    from the last finished epoch with the same weights, optimizer state and batch order, so it
+    ends with the result of an uninterrupted run. A damaged checkpoint is set aside (moved to
+    ``out_dir/corrupt/``) and the run resumes from the state before it, or starts over, saying
+    which. Without ``resume`` an old backup is discarded.
     With ``refresh_batchnorm`` the BatchNorm statistics are recomputed on the training images
     before every validation pass (:func:`refresh_batchnorm_statistics`; the demo profile's
     choice), so the validation losses, the epoch kept and the kept model all see the model as
@@ -200,13 +238,10 @@ def train_model(build, train_images, train_labels, val_images, val_labels, out_d
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    backup_dir, history_file = out_dir / "backup", out_dir / "history.csv"
+    backup_dir, history_file = out_dir / checkpoints.BACKUP_NAME, out_dir / "history.csv"
     best_file = out_dir / "best.weights.h5"
     if not resume and backup_dir.exists():
         shutil.rmtree(backup_dir)
-    if not backup_dir.exists():  # a fresh run: forget any finished run's history
-        for f in (history_file, best_file):
-            f.unlink(missing_ok=True)
 
     policy = configure_precision(precision)
     strategy = distribution_strategy()
@@ -217,9 +252,9 @@ def train_model(build, train_images, train_labels, val_images, val_labels, out_d
                       metrics=["accuracy"])
     # Global batch: each replica gets batch_size, as the paper's single-GPU recipe did.
     global_batch = batch_size * strategy.num_replicas_in_sync
-    start_epoch = 0
-    if (backup_dir / "training_metadata.json").is_file():
-        start_epoch = json.loads((backup_dir / "training_metadata.json").read_text())["epoch"]
+    run_key = _run_key(train_images, val_images, global_batch, learning_rate, optimizer, seed)
+    restored = _resume_point(model, out_dir, run_key, history_file, best_file)
+    start_epoch = restored.epoch
     train_ds = make_dataset(train_images, train_labels, global_batch, shuffle=True, seed=seed,
                             first_epoch=start_epoch)
     val_ds = make_dataset(val_images, val_labels, global_batch)
@@ -230,17 +265,17 @@ def train_model(build, train_images, train_labels, val_images, val_labels, out_d
         *refresh,
         keras.callbacks.CSVLogger(str(history_file), append=True),
         _keep_best_callback(best_file, history_file),
-        keras.callbacks.BackupAndRestore(str(backup_dir)),
+        checkpoints.CheckpointCallback(out_dir, restored.history, run_key),
         _reseed_dropout_callback(),
         *extra_callbacks,
     ]
     t0 = time.perf_counter()
-    model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks,
-              steps_per_epoch=-(-len(train_labels) // global_batch), shuffle=False,
-              verbose=verbose)
+    model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=start_epoch,
+              callbacks=callbacks, steps_per_epoch=-(-len(train_labels) // global_batch),
+              shuffle=False, verbose=verbose)
     wall = time.perf_counter() - t0
     history = pd.read_csv(history_file).drop_duplicates("epoch", keep="last").reset_index(drop=True)
-    history.to_csv(history_file, index=False)
+    write_text(history_file, history.to_csv(index=False))
     best_epoch = int(history.loc[history["val_loss"].idxmin(), "epoch"])
     if best_file.is_file():  # saved after that epoch's refresh: validated as it is kept
         model.load_weights(best_file)

@@ -73,6 +73,11 @@ def test_resolve_refuses_unknown_profile():
     ("emotion6_layout", "flat", "one of auto, cornell, panda"),
     ("data_root", "", "a path"),
     ("learning_rate", -1, "a number > 0"),
+    ("epochs", True, "an integer >= 1, or None"),  # not 1
+    ("epochs", 2.7, "an integer >= 1, or None"),   # not 2
+    ("learning_rate", float("inf"), "a number > 0"),
+    ("learning_rate", float("nan"), "a number > 0"),
+    ("seed", [1], "an integer >= 0"),
 ])
 def test_check_parameter_names_parameter_and_what_it_accepts(name, value, expected):
     with pytest.raises(ValueError) as info:

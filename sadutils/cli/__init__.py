@@ -6,17 +6,21 @@ imported only when the command is chosen, so ``sadutils index`` does not start T
 add a command, write its two functions and add a line to :data:`COMMANDS`.
 
 Mistakes a user can make (a missing folder, a malformed dataset file, a bad parameter) end as
-one line ``sadutils: error: <message>`` on stderr and exit status 2, never a traceback;
-anything else is a bug and propagates with its traceback. :data:`EXIT_CODES` lists the exit
-statuses (``sadutils --help`` shows them).
+one line ``sadutils: error: <message>`` on stderr and exit status 2, never a traceback; a read
+or write the system refuses (permission denied, a full disk, a read-only file system, a folder
+where a file should be) ends as one such line with exit status 3 (:data:`EXIT_CODES`);
+anything else is a bug and propagates with its traceback.
 """
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
+import warnings
 from importlib.metadata import PackageNotFoundError, version
 
+from ..data.download import FolderInUse
 from . import arguments
 
 #: Subcommand -> (module running it, function declaring its arguments, one-line summary).
@@ -61,7 +65,58 @@ EXIT_CODES = {
 
 #: Exceptions that mean "the user asked for something impossible", not "the code is broken".
 #: (FormatError, RecordError and ChecksumMismatch are ValueErrors.)
-USER_ERRORS = (FileNotFoundError, NotADirectoryError, ValueError)
+USER_ERRORS = (FileNotFoundError, NotADirectoryError, ValueError, FolderInUse)
+#: What each exit status of ``sadutils`` means.
+EXIT_CODES = {
+    0: "done",
+    1: "done, with failures it lists (unreadable images, a failed notebook)",
+    2: "refused: a usage error or bad input (missing or malformed file, bad option); nothing "
+       "was changed",
+    3: "the system refused a read or write (permission denied, disk full, read-only file "
+       "system, a folder where a file should be)",
+    130: "interrupted (Ctrl-C); everything written so far is whole",
+}
+_OS_REASONS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+               errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+               errno.EPERM: "operation not permitted", errno.EISDIR: "it is a folder",
+               errno.EIO: "input/output error"}
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def os_error_message(exc: OSError) -> str:
+    """One line saying which file the system refused and why.
+
+    Parameters
+    ----------
+    exc : OSError
+
+    Returns
+    -------
+    str
+        e.g. ``cannot write /data/x.csv: the disk is full (No space left on device)``.
+    """
+    names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+    where = f" {' -> '.join(names)}" if names else ""
+    reason = _OS_REASONS.get(exc.errno)
+    detail = exc.strerror or _one_line(exc)
+    text = f"{reason} ({detail})" if reason else detail
+    return f"cannot use{where}: {text}"
+
+
+def _one_line_warnings():
+    """A ``warnings.showwarning`` printing each distinct warning once, on one line."""
+    seen = set()
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = _one_line(message)
+        if text not in seen:
+            seen.add(text)
+            print(f"sadutils: warning: {text}", file=sys.stderr)
+
+    return show
 
 
 def _version() -> str:
@@ -113,8 +168,9 @@ def main(argv=None) -> int:
     Returns
     -------
     int
-        The exit status, one of :data:`EXIT_CODES`: 0 done, 1 done with failures (e.g.
-        unreadable images, a failed notebook), 2 a usage or input error, 130 interrupted.
+        The exit status (:data:`EXIT_CODES`): 0 done, 1 done with failures (e.g. unreadable
+        images, a failed notebook), 2 a usage or input error, 3 the system refused a read or
+        write, 130 interrupted.
     """
     parser = build_parser()
     try:
@@ -124,10 +180,15 @@ def main(argv=None) -> int:
     module = importlib.import_module(f".{COMMANDS[args.command][0]}", __name__)
     run = getattr(module, "cmd_" + args.command.replace("-", "_"))
     try:
-        return run(args)
+        with warnings.catch_warnings():  # a warning is one line too, not a source excerpt
+            warnings.showwarning = _one_line_warnings()
+            return run(args)
     except USER_ERRORS as exc:
-        print(f"sadutils: error: {exc}", file=sys.stderr)
+        print(f"sadutils: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"sadutils: error: {os_error_message(exc)}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         print("sadutils: interrupted", file=sys.stderr)
         return 130

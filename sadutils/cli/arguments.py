@@ -48,10 +48,13 @@ def download_webemo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sample-others", type=int, metavar="N", help="draw N others URLs at random")
     p.add_argument("--seed", type=int, default=1234, help="seed of the sample (default 1234)")
     p.add_argument("--workers", type=int, default=16, help="parallel downloads (default 16)")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
+    p.add_argument("--timeout", type=float, default=10.0,
+                   help="seconds per attempt, from connecting to the last byte (default 10)")
     p.add_argument("--retries", type=int, default=3, help="retries of transient failures (default 3)")
     p.add_argument("--include-confusion", action="store_true",
                    help="count 'confusion' as sadness when sampling")
+    p.add_argument("--allow-files-under", type=Path, default=None, metavar="DIR",
+                   help="read file:// URLs of the list from under DIR (refused without it)")
 
 
 def fetch(p: argparse.ArgumentParser) -> None:

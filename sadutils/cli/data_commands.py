@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from ..config import CLASS_NAMES, DATASETS
 from ..data.download import DONE_STATUSES, STATUSES, download_webemo
 from ..data.fetch import SOURCES, ManualDownloadRequired, fetch
 from ..data.loaders import load_dataset
+from ..data.transport import MAX_TIMEOUT_S
 from ..data.manifests import save_manifest
 from ..demo import ensure_demo_data
 from ..workspace import data_home
@@ -120,10 +122,13 @@ def cmd_download_webemo(args) -> int:
     for name in ("workers", "retries"):
         if getattr(args, name) < (1 if name == "workers" else 0):
             raise ValueError(f"--{name} must be at least {1 if name == 'workers' else 0}")
-    if not args.timeout > 0:
-        raise ValueError(f"--timeout must be positive, got {args.timeout}")
+    if not (math.isfinite(args.timeout) and 0 < args.timeout <= MAX_TIMEOUT_S):
+        raise ValueError(f"--timeout must be positive and finite (at most {MAX_TIMEOUT_S:g} "
+                         f"seconds), got {args.timeout}")
     if not args.list_file.is_file():
         raise FileNotFoundError(f"list file not found: {args.list_file}")
+    if args.out.exists() and not args.out.is_dir():
+        raise NotADirectoryError(f"--out {args.out} is a file, not a folder")
     sample = None if counts[0] is None else dict(zip(CLASS_NAMES, counts))
     # The sadness group comes from category.txt when it sits beside the list, as the loader's does.
     category = args.list_file.parent / "category.txt"
@@ -131,7 +136,8 @@ def cmd_download_webemo(args) -> int:
         args.list_file, args.out, sample=sample, seed=args.seed,
         include_confusion=args.include_confusion,
         category_file=category if category.is_file() else None,
-        workers=args.workers, timeout=args.timeout, retries=args.retries, progress=progress_bars())
+        workers=args.workers, timeout=args.timeout, retries=args.retries, progress=progress_bars(),
+        file_root=args.allow_files_under)
     a = result.attrs
     print(f"{args.list_file}: {a['lines']} lines, {a['unique_urls']} unique URLs, "
           f"{a['conflicting_urls']} dropped as labelled both sadness and others; "

@@ -5,8 +5,9 @@ One module per concern: :mod:`~sadutils.data.images` (what counts as a readable 
 dataset (:mod:`~sadutils.data.webemo`, :mod:`~sadutils.data.unbiasedemo`,
 :mod:`~sadutils.data.emotion6`, :mod:`~sadutils.data.cocotext`, :mod:`~sadutils.data.rgp`), the
 registry of loaders (:mod:`~sadutils.data.loaders`), manifests (:mod:`~sadutils.data.manifests`),
-the WEBEmo downloader (:mod:`~sadutils.data.download`) and ``sadutils fetch``
-(:mod:`~sadutils.data.fetch`). Nothing here imports TensorFlow.
+the WEBEmo downloader (:mod:`~sadutils.data.download`), ``sadutils fetch``
+(:mod:`~sadutils.data.fetch`) and the time limit both hold for every transport
+(:mod:`~sadutils.data.transport`). Nothing here imports TensorFlow.
 """
 from .formats import FormatError, Loaded
 from .loaders import LOADERS, load_dataset

@@ -8,26 +8,33 @@ as images.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
-import shutil
-import tempfile
 import threading
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
-from urllib.request import url2pathname
+
+try:  # the folder lock; absent on Windows
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None
 
 import pandas as pd
 import requests
+import urllib3
 from tqdm import tqdm  # plain bars: tqdm.auto warns in kernels without ipywidgets
 
 from ..config import CLASS_NAMES
 from ..fileio import atomic_path, write_text
 from .images import check_image
 from .manifests import sample_per_class
+from .transport import (Deadline, DeadlineExpired, FileRefused, check_timeout,
+                        copy_regular_file, deadline_session, file_url_path, run_with_deadline)
 from .webemo import (binary_labels, parse_category_file, parse_webemo_list, sadness_fine_labels,
                      url_to_filename)
 
@@ -39,9 +46,17 @@ STATUSES = ("ok", "skipped_existing", "http_error", "timeout", "connection_error
 DONE_STATUSES = ("ok", "skipped_existing")
 #: Largest body accepted: WEBEmo thumbnails are ~20 KB; anything this big is not one.
 MAX_BYTES = 20 * 2**20
+#: Longest URL fetched (servers refuse longer ones; the log stores at most this much of one).
+MAX_URL_CHARS = 8192
+#: Longest error text kept in the log.
+MAX_ERROR_CHARS = 500
 USER_AGENT = "sadutils-downloader/0.1 (research dataset download)"
 _SCHEMES = ("http", "https", "file")
 RETRY_HTTP = {408, 429} | set(range(500, 600))
+
+
+class FolderInUse(RuntimeError):
+    """Another run is downloading into the same folder (it holds the folder's lock)."""
 
 
 class _Transient(Exception):
@@ -69,14 +84,33 @@ def load_log(path: str | os.PathLike) -> pd.DataFrame:
     """The latest outcome per URL recorded in a ``downloads.csv`` (empty table if none).
 
     Rows are appended as downloads finish, so a killed run may leave a cut last line and a URL
-    may appear several times: malformed rows are skipped and the last row per URL wins.
+    may appear several times: malformed rows (a cut line, a field too large for the csv
+    module, bytes that are not UTF-8) are skipped and the last row per URL wins.
+
+    Parameters
+    ----------
+    path : path
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`LOG_COLUMNS`.
     """
     latest: dict[str, dict] = {}
     path = Path(path)
-    if path.exists():
-        with open(path, newline="", encoding="utf-8") as f:
-            for row in csv.DictReader(f):
-                if row.get("url") and row.get("status") in STATUSES and None not in row:
+    if path.is_file():
+        with open(path, newline="", encoding="utf-8", errors="replace") as f:
+            rows = csv.DictReader(f)
+            while True:
+                try:
+                    row = next(rows)
+                except StopIteration:
+                    break
+                except csv.Error:  # e.g. a field over csv.field_size_limit(): skip that row
+                    continue
+                # None as a key: too many fields; as a value: too few (a cut line)
+                if (row.get("url") and row.get("status") in STATUSES and None not in row
+                        and None not in row.values()):
                     latest[row["url"]] = row
     return _table(list(latest.values()))
 
@@ -87,32 +121,25 @@ def _table(rows: list[dict]) -> pd.DataFrame:
     for col in ("http_status", "attempts", "bytes"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
     for col in ("file", "error", "finished_at"):
-        df[col] = df[col].fillna("").astype(str)
+        df[col] = df[col].astype(object).where(df[col].notna(), "").astype(str)
     return df.reset_index(drop=True)
 
 
-def _fetch_body(session, url: str, tmp: Path, timeout: float, max_bytes: int) -> int | None:
-    """One attempt: write ``url``'s body to ``tmp``; return the HTTP status (None for file://).
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
-    Raises :class:`_Transient` or :class:`_Final`. The deadline bounds the whole attempt, since
-    a read timeout alone lets a server that trickles one byte at a time hold a worker forever.
-    """
-    parts = urlsplit(url)
-    if parts.scheme.lower() == "file":
-        if parts.netloc not in ("", "localhost"):
-            raise _Final("invalid_url", f"file URL with a remote host {parts.netloc!r}")
-        src = Path(url2pathname(parts.path))
-        try:
-            size = src.stat().st_size
-            if size > max_bytes:
-                raise _Final("too_large", f"{size} bytes > limit {max_bytes}")
-            shutil.copyfile(src, tmp)
-        except OSError as exc:
-            raise _Final("file_error", f"{type(exc).__name__}: {exc}") from exc
-        return None
-    if not parts.netloc:
-        raise _Final("invalid_url", "URL has no host")
-    deadline = time.monotonic() + 5 * timeout
+
+def _timeout(exc: Exception) -> bool:
+    """Whether a requests error is a timeout (a stalled body arrives as a ConnectionError)."""
+    if isinstance(exc, (requests.exceptions.Timeout, TimeoutError)):
+        return True
+    return any(isinstance(arg, (urllib3.exceptions.TimeoutError, TimeoutError))
+               for arg in getattr(exc, "args", ()))
+
+
+def _http_attempt(session, url: str, tmp: Path, timeout: float, max_bytes: int,
+                  deadline: Deadline) -> int:
+    """One HTTP(S) attempt, run under ``deadline``: the body to ``tmp``; return the status."""
     try:
         with session.get(url, timeout=(timeout, timeout), stream=True, allow_redirects=True) as r:
             if r.status_code in RETRY_HTTP:
@@ -121,75 +148,177 @@ def _fetch_body(session, url: str, tmp: Path, timeout: float, max_bytes: int) ->
                                  float(after) if after.isdigit() else None)
             if r.status_code >= 400:
                 raise _Final("http_error", f"HTTP {r.status_code}", r.status_code)
-            declared = r.headers.get("Content-Length", "")
+            declared = r.headers.get("Content-Length", "").strip()
             if declared.isdigit() and int(declared) > max_bytes:
                 raise _Final("too_large", f"Content-Length {declared} > limit {max_bytes}",
                              r.status_code)
             n = 0
             with open(tmp, "wb") as f:
                 for chunk in r.iter_content(64 * 1024):
+                    if deadline.expired:
+                        break
                     n += len(chunk)
                     if n > max_bytes:
                         raise _Final("too_large", f"body over limit {max_bytes}", r.status_code)
-                    if time.monotonic() > deadline:
-                        raise _Transient("timeout", f"download took over {5 * timeout:g} s",
-                                         r.status_code)
                     f.write(chunk)
+            if deadline.expired:  # a shut-down socket can look like the end of the body
+                raise DeadlineExpired(f"took over {deadline.seconds:g} s")
             return r.status_code
     except (requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL,
-            requests.exceptions.MissingSchema, requests.exceptions.TooManyRedirects) as exc:
+            requests.exceptions.MissingSchema, requests.exceptions.TooManyRedirects,
+            requests.exceptions.InvalidHeader) as exc:
         raise _Final("invalid_url", f"{type(exc).__name__}: {exc}") from exc
-    except (requests.exceptions.Timeout, TimeoutError) as exc:
-        raise _Transient("timeout", f"{type(exc).__name__}: {exc}") from exc
     except requests.exceptions.ChunkedEncodingError as exc:  # body cut short of Content-Length
+        if _timeout(exc):
+            raise _Transient("timeout", f"{type(exc).__name__}: {exc}") from exc
         raise _Transient("truncated", f"{type(exc).__name__}: {exc}") from exc
-    except (requests.exceptions.ConnectionError, requests.exceptions.RequestException) as exc:
-        raise _Transient("connection_error", f"{type(exc).__name__}: {exc}") from exc
+    except requests.exceptions.RequestException as exc:
+        status = "timeout" if _timeout(exc) else "connection_error"
+        raise _Transient(status, f"{type(exc).__name__}: {exc}") from exc
+
+
+def _fetch_body(session, url: str, tmp: Path, timeout: float, max_bytes: int,
+                file_root=None) -> int | None:
+    """One attempt: write ``url``'s body to ``tmp``; return the HTTP status (None for file://).
+
+    Raises :class:`_Transient` or :class:`_Final`. ``timeout`` bounds the whole attempt, every
+    phase included (connecting, the headers, the body), whatever the server does: see
+    :mod:`sadutils.data.transport`.
+    """
+    parts = urlsplit(url)
+    deadline = Deadline(timeout)
+    if parts.scheme.lower() == "file":
+        try:
+            src = file_url_path(url, file_root)
+            run_with_deadline(lambda d: copy_regular_file(src, tmp, max_bytes, d), deadline)
+        except FileRefused as exc:
+            raise _Final(exc.status, str(exc)) from exc
+        except DeadlineExpired as exc:
+            raise _Transient("timeout", f"reading the file {exc}") from exc
+        except OSError as exc:
+            raise _Final("file_error", f"{type(exc).__name__}: {exc}") from exc
+        return None
+    if not parts.hostname:
+        raise _Final("invalid_url", "URL has no host")
+    try:
+        return run_with_deadline(
+            lambda d: _http_attempt(session, url, tmp, timeout, max_bytes, d), deadline)
+    except DeadlineExpired as exc:
+        raise _Transient("timeout", f"download {exc}") from exc
 
 
 def _download_one(session, url: str, images: Path, timeout: float, retries: int,
-                  backoff: float, max_bytes: int) -> dict:
+                  backoff: float, max_bytes: int, file_root=None) -> dict:
     """Download ``url`` into ``images`` with retries; return its log row. Never raises for a
-    per-URL failure: every outcome becomes a row. The body goes to a hidden ``.part`` temp file
-    that is decoded, then ``os.replace``d onto the final name (atomic), so a killed run never
+    per-URL failure: every outcome becomes a row. Each attempt writes a hidden ``.part`` temp
+    file that is decoded, then renamed onto the final name (atomic), so a killed run never
     leaves a half image under a name a loader would read."""
-    name = url_to_filename(url)
     row = dict(url=url, file="", status="", http_status=None, attempts=0, bytes=None, error="")
-    if urlsplit(url).scheme.lower() not in _SCHEMES:
-        return {**row, "status": "rejected_scheme", "finished_at": _now(),
-                "error": f"scheme {urlsplit(url).scheme or '(none)'!r} not in {_SCHEMES}"}
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=images)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    if len(url) > MAX_URL_CHARS:
+        return {**row, "status": "invalid_url", "finished_at": _now(),
+                "error": f"URL of {len(url)} characters, over the limit of {MAX_URL_CHARS}"}
     try:
-        for attempt in range(1, retries + 2):
-            row["attempts"] = attempt
-            try:
-                row["http_status"] = _fetch_body(session, url, tmp, timeout, max_bytes)
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError as exc:  # e.g. http://[::1 (an unclosed IPv6 bracket)
+        return {**row, "status": "invalid_url", "finished_at": _now(),
+                "error": f"{type(exc).__name__}: {exc}"}
+    if scheme not in _SCHEMES:
+        return {**row, "status": "rejected_scheme", "finished_at": _now(),
+                "error": f"scheme {scheme or '(none)'!r} not in {_SCHEMES}"}
+    final = images / url_to_filename(url)
+    for attempt in range(1, retries + 2):
+        row["attempts"] = attempt
+        try:
+            with atomic_path(final, suffix=".part") as tmp:
+                row["http_status"] = _fetch_body(session, url, tmp, timeout, max_bytes,
+                                                 file_root)
                 reason = check_image(tmp)  # the package's one definition of "usable"
                 if reason:
                     raise _Final("not_image", reason, row["http_status"])
                 row["bytes"] = tmp.stat().st_size
-                os.replace(tmp, images / name)
-                row.update(status="ok", file=f"images/{name}")
-                break
-            except _Final as exc:
-                row.update(status=exc.status, http_status=exc.http_status, error=str(exc))
-                break
-            except _Transient as exc:
-                row.update(status=exc.status, http_status=exc.http_status, error=str(exc))
-                if attempt <= retries:
-                    delay = backoff * 2 ** (attempt - 1)
-                    time.sleep(min(max(delay, exc.retry_after or 0), 60))
-    finally:
-        tmp.unlink(missing_ok=True)
+            row.update(status="ok", file=f"images/{final.name}", error="")
+            break
+        except _Final as exc:
+            row.update(status=exc.status, http_status=exc.http_status, error=str(exc))
+            break
+        except _Transient as exc:
+            row.update(status=exc.status, http_status=exc.http_status, error=str(exc))
+            if attempt <= retries:
+                delay = backoff * 2 ** (attempt - 1)
+                time.sleep(min(max(delay, exc.retry_after or 0), 60))
+        except ValueError as exc:  # whatever else a malformed URL makes requests or urllib3 say
+            row.update(status="invalid_url", error=f"{type(exc).__name__}: {exc}")
+            break
+    row["error"] = _shorten(row["error"], MAX_ERROR_CHARS)
     row["finished_at"] = _now()
     return row
 
 
+@contextlib.contextmanager
+def _folder_lock(images: Path):
+    """Hold a lock on the ``images`` folder while a run writes into it.
+
+    A second run into the same folder is refused (:class:`FolderInUse`) rather than letting the
+    two remove each other's temporary files. The lock is the operating system's (``flock`` on
+    the folder itself, so no lock file is left behind): a killed run releases it. Without
+    ``fcntl`` (Windows) no lock is taken.
+    """
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(images, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise FolderInUse(f"another download is writing into {images}; wait for it to "
+                              f"finish") from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _remove_leftovers(images: Path) -> int:
+    """Remove the ``.part`` temp files of killed runs (their final files were never made)."""
+    n = 0
+    for leftover in images.glob(".*.part"):
+        if leftover.is_file():
+            leftover.unlink(missing_ok=True)
+            n += 1
+    return n
+
+
+def _prepare_log(log_path: Path) -> None:
+    """Make ``log_path`` a log with this version's header, keeping whatever it held.
+
+    A log with another header that still has ``url`` and ``status`` columns (another version
+    of the companion) is rewritten with :data:`LOG_COLUMNS`, its rows kept. A file of that name
+    that is not a download log at all is renamed, never deleted, and a warning names the new
+    name.
+    """
+    if not log_path.is_file() or log_path.stat().st_size == 0:
+        return
+    with open(log_path, newline="", encoding="utf-8", errors="replace") as f:
+        try:
+            header = next(csv.reader([f.readline(65536)]), [])
+        except csv.Error:
+            header = []
+    if header == list(LOG_COLUMNS):
+        return
+    if {"url", "status"} <= set(header):
+        _compact_log(log_path)
+        return
+    aside = log_path.with_name(f"{log_path.name}.unrecognised-"
+                               f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}")
+    os.replace(log_path, aside)
+    warnings.warn(f"{log_path} is not a download log (its header is {header[:8]}); it was "
+                  f"renamed to {aside.name} and a new log started", stacklevel=3)
+
+
 def download_urls(urls, out_dir, workers: int = 16, timeout: float = 10.0, retries: int = 3,
                   backoff: float = 0.5, progress: bool = True, log_name: str = "downloads.csv",
-                  session_factory=None, max_bytes: int = MAX_BYTES) -> pd.DataFrame:
+                  session_factory=None, max_bytes: int = MAX_BYTES,
+                  file_root=None) -> pd.DataFrame:
     """Download every URL to ``out_dir/images/<url_to_filename(url)>``; return one row per URL.
 
     Concurrent (a thread pool, one ``requests.Session`` per thread). Only http, https and file
@@ -198,17 +327,79 @@ def download_urls(urls, out_dir, workers: int = 16, timeout: float = 10.0, retri
     4xx answers are not. A body is kept only if it decodes as an image (servers lie about
     Content-Type) and is at most ``max_bytes``.
 
+    Limits that hold whatever the other side does: ``timeout`` seconds per attempt, from
+    connecting to the last byte (a server trickling its headers or body, or sending without
+    end, is cut off at the deadline and the URL logged as ``timeout``); ``max_bytes`` per file
+    whatever Content-Length says; URLs of at most :data:`MAX_URL_CHARS` characters. ``file://``
+    URLs are read only under ``file_root`` and only when they name a regular file (never a
+    FIFO or a device such as ``/dev/zero``).
+
     Resumable: the outcome of every URL is appended to ``out_dir/<log_name>`` as it finishes
     (columns :data:`LOG_COLUMNS`, status one of :data:`STATUSES`), so a re-run skips URLs whose
     file exists and whose last status is ok (reported as ``skipped_existing``) and retries all
-    others. After a complete run the log is compacted to the last row per URL.
-    ``session_factory`` (default ``requests.Session``) lets callers set proxies, auth or mocks.
+    others. The ``.part`` files a killed run left are removed first. After a complete run the
+    log is compacted to the last row per URL. One run at a time may write into a folder.
+    ``session_factory`` (default a ``requests.Session`` whose sockets obey the deadline) lets
+    callers set proxies, auth or mocks; the deadline then still holds for the caller, but the
+    sockets of a session it does not know are not shut down.
+
+    Parameters
+    ----------
+    urls : iterable of str
+    out_dir : path
+    workers : int
+        Parallel downloads (at least 1).
+    timeout : float
+        Seconds per attempt, every phase included (finite, > 0).
+    retries : int
+        Retries of transient failures (at least 0).
+    backoff : float
+        First pause between attempts, in seconds; doubled each time.
+    progress : bool
+    log_name : str
+    session_factory : callable, optional
+    max_bytes : int
+        Largest file accepted.
+    file_root : path, optional
+        The folder ``file://`` URLs may read from; without it they are refused
+        (``rejected_scheme``).
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`LOG_COLUMNS`, one row per unique URL, in order.
+
+    Raises
+    ------
+    ValueError
+        For a bad ``workers``, ``timeout``, ``retries``, ``backoff`` or ``max_bytes``.
+    FolderInUse
+        When another run is writing into ``out_dir``.
     """
+    timeout = check_timeout("timeout", timeout)
+    if not (isinstance(workers, int) and workers >= 1):
+        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    if not (isinstance(retries, int) and retries >= 0):
+        raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
+    if not (isinstance(max_bytes, int) and max_bytes >= 1):
+        raise ValueError(f"max_bytes must be a positive integer, got {max_bytes!r}")
+    if not (isinstance(backoff, (int, float)) and 0 <= backoff <= 60):
+        raise ValueError(f"backoff must be a number of seconds within 0..60, got {backoff!r}")
     out_dir = Path(out_dir)
     images = out_dir / "images"
     images.mkdir(parents=True, exist_ok=True)
-    log_path = out_dir / log_name
+    with _folder_lock(images):
+        _remove_leftovers(images)
+        return _download_locked(urls, out_dir, images, workers, timeout, retries, backoff,
+                                progress, out_dir / log_name, session_factory, max_bytes,
+                                file_root)
+
+
+def _download_locked(urls, out_dir, images, workers, timeout, retries, backoff, progress,
+                     log_path, session_factory, max_bytes, file_root) -> pd.DataFrame:
+    """:func:`download_urls` once it holds the folder's lock."""
     urls = list(dict.fromkeys(str(u).strip() for u in urls))  # dedupe, keep order
+    _prepare_log(log_path)
     previous = load_log(log_path).set_index("url")["status"].to_dict()
     results: dict[str, dict] = {}
     todo = []
@@ -225,16 +416,15 @@ def download_urls(urls, out_dir, workers: int = 16, timeout: float = 10.0, retri
 
     def session():
         if not hasattr(local, "session"):
-            s = (session_factory or requests.Session)()
-            if session_factory is None:
-                s.headers["User-Agent"] = USER_AGENT
+            s = session_factory() if session_factory else deadline_session(USER_AGENT)
             with lock:
                 sessions.append(s)
             local.session = s
         return local.session
 
     def work(url):
-        return _download_one(session(), url, images, timeout, retries, backoff, max_bytes)
+        return _download_one(session(), url, images, timeout, retries, backoff, max_bytes,
+                             file_root)
 
     new_log = not log_path.exists() or log_path.stat().st_size == 0
     with open(log_path, "a", newline="", encoding="utf-8") as log:
@@ -250,7 +440,9 @@ def download_urls(urls, out_dir, workers: int = 16, timeout: float = 10.0, retri
         bar.update(len(results))
 
         def write(row):
-            writer.writerow({k: "" if row[k] is None else row[k] for k in LOG_COLUMNS})
+            stored = {k: "" if row[k] is None else row[k] for k in LOG_COLUMNS}
+            stored["url"] = _shorten(stored["url"], MAX_URL_CHARS)
+            writer.writerow(stored)
             log.flush()
 
         for row in results.values():  # skipped ones: their outcome for this call is logged too

@@ -4,6 +4,7 @@ The paper does not say which one it tested on, so both layouts are read.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +19,38 @@ EMOTIONS = ("anger", "disgust", "fear", "joy", "sadness", "surprise")
 PROBABILITIES = ("anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral")
 
 
+#: How far the seven probabilities of a row may sum from 1 (the file rounds each to 4 digits).
+SUM_TOLERANCE = 0.01
+
+
+def _row_problem(values: list[float]) -> str | None:
+    """What is wrong with a row's numbers (valence, arousal, seven probabilities), or None.
+
+    A ``nan`` would win every argmax and an ``inf`` or a negative probability is no
+    probability: such a row is refused, never used.
+    """
+    if not all(math.isfinite(v) for v in values):
+        return "finite numbers (no nan or inf) for valence, arousal and the probabilities"
+    probabilities = values[2:]
+    if not all(0.0 <= p <= 1.0 for p in probabilities):
+        return "probabilities within 0..1"
+    if abs(sum(probabilities) - 1.0) > SUM_TOLERANCE:
+        return (f"seven probabilities summing to 1 (within {SUM_TOLERANCE:g}); they sum to "
+                f"{sum(probabilities):.4g}")
+    return None
+
+
 def _read_ground_truth(path: Path | None) -> pd.DataFrame:
     """Cornell Emotion6 ``ground_truth.txt`` as a table indexed by lower-cased relative path.
 
     The first line is skipped as a header unless it is itself a valid row. None gives an empty
     table (no ground truth).
+
+    Raises
+    ------
+    FormatError
+        Naming the file and line of a row without ten fields, with a value that is not a
+        finite number, a probability outside 0..1 or probabilities that do not sum to 1.
     """
     rows = []
     columns = ["key", "valence", "arousal", *(f"p_{e}" for e in PROBABILITIES)]
@@ -42,6 +70,9 @@ def _read_ground_truth(path: Path | None) -> pd.DataFrame:
             continue  # the header line
         if values is None or len(fields) != 10:
             raise format_error(path, expected, raw, number)
+        problem = _row_problem(values)
+        if problem:
+            raise format_error(path, problem, raw, number)
         rows.append([fields[0].replace("\\", "/").lower(), *values])
     return pd.DataFrame(rows, columns=columns).drop_duplicates("key").set_index("key")
 

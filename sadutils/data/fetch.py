@@ -25,6 +25,8 @@ from tqdm import tqdm  # plain bars: tqdm.auto warns in kernels without ipywidge
 from ..config import DATASETS, check_choice
 from ..fileio import file_sha256, write_json
 from .download import RETRY_HTTP
+from .transport import (Deadline, DeadlineExpired, check_timeout, deadline_session,
+                        run_with_deadline)
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -44,13 +46,14 @@ class ChecksumMismatch(ValueError):
 
 @dataclass(frozen=True)
 class Source:
-    """A public direct download: its URL, sha256 (None where nobody publishes one) and what
+    """A public direct download: its URL, sha256 (None where nobody publishes one), what
     :func:`fetch` moves out of the unpacked archive (``{path in out_dir: file/folder name to
-    find in the archive}``)."""
+    find in the archive}``) and the largest archive accepted (a few times its known size)."""
 
     url: str
     sha256: str | None
     targets: dict
+    max_bytes: int = 2 * 2**30
 
 
 #: The direct downloads ``sadutils fetch`` knows. No sha256 is published for these archives: the
@@ -62,7 +65,7 @@ SOURCES = {
                        None, {"cocotext.v2.json": "cocotext.v2.json"}),
     # 13 GB: opt-in by name, so `fetch cocotext` only gets the 80 MB annotations.
     "coco-train2014": Source("http://images.cocodataset.org/zips/train2014.zip",
-                             None, {"train2014": "train2014"}),
+                             None, {"train2014": "train2014"}, max_bytes=20 * 2**30),
 }
 
 _MANUAL = {
@@ -94,7 +97,7 @@ FETCH_CHOICES = tuple(DATASETS) + ("coco-train2014",)
 
 def fetch_archive(url: str, out_dir, sha256: str | None = None, filename: str | None = None,
                   timeout: float = 30.0, retries: int = 5, backoff: float = 1.0,
-                  progress: bool = True, session=None) -> Path:
+                  progress: bool = True, session=None, max_bytes: int | None = None) -> Path:
     """Download ``url`` to ``out_dir/<filename>`` resumably; return the archive's path.
 
     The body streams into ``<filename>.part``; a dropped connection is retried (exponential
@@ -104,7 +107,43 @@ def fetch_archive(url: str, out_dir, sha256: str | None = None, filename: str | 
     is deleted) and renamed to its final name, so the final name always means "complete".
     ``<filename>.json`` records url, sha256 (computed when none was given), size and time.
     An archive already at its final name is not downloaded again.
+
+    Limits that hold whatever the server does: the answer's headers must arrive within
+    ``timeout`` seconds and then every 64 KiB of the body within ``timeout`` seconds (a server
+    that stalls or trickles is cut off and the attempt retried, resuming); the archive may not
+    exceed ``max_bytes`` (refused before the body when Content-Length says so, else when the
+    body passes it; the ``.part`` is then deleted).
+
+    Parameters
+    ----------
+    url : str
+    out_dir : path
+    sha256 : str, optional
+    filename : str, optional
+    timeout : float
+        Seconds (finite, > 0) for the headers, then for each 64 KiB of the body.
+    retries : int
+    backoff : float
+    progress : bool
+    session : requests.Session, optional
+        Default a session whose sockets obey the time limit.
+    max_bytes : int, optional
+        The largest archive accepted (default no cap).
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    ChecksumMismatch
+        When the archive's sha256 is not ``sha256``.
+    ValueError
+        For a bad ``timeout``, or an archive over ``max_bytes``.
+    requests.RequestException
+        When no attempt succeeded.
     """
+    timeout = check_timeout("timeout", timeout)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     name = filename or (PurePosixPath(unquote(urlsplit(url).path)).name or "download")
@@ -113,45 +152,72 @@ def fetch_archive(url: str, out_dir, sha256: str | None = None, filename: str | 
     if final.exists():
         return final
     own = session is None
-    session = session or requests.Session()
+    session = session or deadline_session()
+
+    def too_large(size):
+        part.unlink(missing_ok=True)
+        return ValueError(f"{url}: {size} bytes, over the limit of {max_bytes} for this "
+                          f"archive; the partial download was deleted")
+
+    def attempt(deadline) -> bool:
+        """One request; True when the .part is complete."""
+        offset = part.stat().st_size if part.exists() else 0
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        with session.get(url, headers=headers, stream=True, timeout=(timeout, timeout)) as r:
+            if r.status_code == 416 and offset:  # .part may already be whole
+                total = r.headers.get("Content-Range", "").rpartition("/")[2]
+                if total.isdigit() and int(total) == offset:
+                    return True
+                part.unlink()
+                return False
+            if r.status_code in RETRY_HTTP:
+                raise requests.HTTPError(f"HTTP {r.status_code}", response=r)
+            r.raise_for_status()  # other 4xx: no retry
+            resumed = r.status_code == 206 and r.headers.get(
+                "Content-Range", "").startswith(f"bytes {offset}-")
+            if not resumed:
+                offset = 0
+            declared = r.headers.get("Content-Length", "").strip()
+            size = int(declared) if declared.isdigit() else 0
+            if max_bytes is not None and offset + size > max_bytes:
+                raise too_large(offset + size)
+            written = offset
+            with open(part, "ab" if resumed else "wb") as f, tqdm(
+                    total=offset + size or None, initial=offset, unit="B",
+                    unit_scale=True, desc=name, disable=not progress) as bar:
+                for chunk in r.iter_content(64 * 1024):  # a drop loses < 1 chunk
+                    if deadline.expired:
+                        break
+                    written += len(chunk)
+                    if max_bytes is not None and written > max_bytes:
+                        raise too_large(written)
+                    f.write(chunk)
+                    bar.update(len(chunk))
+                    deadline.renew()  # progress: another `timeout` for the next chunk
+            if deadline.expired:  # a shut-down socket can look like the end of the body
+                raise requests.Timeout(f"no progress for {timeout:g} s")
+            return True
+
     try:
-        for attempt in range(1, retries + 2):
-            offset = part.stat().st_size if part.exists() else 0
-            headers = {"Range": f"bytes={offset}-"} if offset else {}
+        for attempt_number in range(1, retries + 2):
             try:
-                with session.get(url, headers=headers, stream=True,
-                                 timeout=(timeout, timeout)) as r:
-                    if r.status_code == 416 and offset:  # .part may already be whole
-                        total = r.headers.get("Content-Range", "").rpartition("/")[2]
-                        if total.isdigit() and int(total) == offset:
-                            break
-                        part.unlink()
-                        continue
-                    if r.status_code in RETRY_HTTP:
-                        raise requests.HTTPError(f"HTTP {r.status_code}", response=r)
-                    r.raise_for_status()  # other 4xx: no retry
-                    resumed = r.status_code == 206 and r.headers.get(
-                        "Content-Range", "").startswith(f"bytes {offset}-")
-                    if not resumed:
-                        offset = 0
-                    size = int(r.headers.get("Content-Length", 0) or 0)
-                    with open(part, "ab" if resumed else "wb") as f, tqdm(
-                            total=offset + size or None, initial=offset, unit="B",
-                            unit_scale=True, desc=name, disable=not progress) as bar:
-                        for chunk in r.iter_content(64 * 1024):  # a drop loses < 1 chunk
-                            f.write(chunk)
-                            bar.update(len(chunk))
-                break
+                if run_with_deadline(attempt, Deadline(timeout)):
+                    break
+                continue
             except requests.HTTPError as exc:
                 if exc.response is not None and exc.response.status_code not in RETRY_HTTP:
                     raise
-                if attempt > retries:
+                if attempt_number > retries:
                     raise
+            except DeadlineExpired as exc:
+                if attempt_number > retries:
+                    raise requests.Timeout(f"{url}: no progress for {timeout:g} s ({exc})") \
+                        from exc
             except (requests.ConnectionError, requests.Timeout,
                     requests.exceptions.ChunkedEncodingError):
-                if attempt > retries:
+                if attempt_number > retries:
                     raise
-            time.sleep(backoff * 2 ** (attempt - 1))
+            time.sleep(backoff * 2 ** (attempt_number - 1))
         else:
             raise RuntimeError(f"{url}: no complete download after {retries + 1} attempts")
     finally:
@@ -207,6 +273,16 @@ def _find(root: Path, name: str) -> Path | None:
     return hits[0] if hits else None
 
 
+def _read_record(path: Path) -> dict:
+    """The ``<archive>.json`` record as a dict; empty when missing, unreadable or not one
+    (then the archive counts as not fetched, and is fetched again)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def fetch(dataset: str, out_dir, force: bool = False) -> Path:
     """Download and unpack a public dataset into ``out_dir`` in the layout its loader reads.
 
@@ -225,12 +301,13 @@ def fetch(dataset: str, out_dir, force: bool = False) -> Path:
     name = PurePosixPath(urlsplit(src.url).path).name
     record = out_dir / f"{name}.json"
     done = all((out_dir / t).exists() for t in src.targets)
-    if not force and done and record.exists() and "unpacked" in json.loads(record.read_text()):
+    if not force and done and "unpacked" in _read_record(record):
         return out_dir
     if force:
         for p in (out_dir / name, out_dir / f"{name}.part", record):
             p.unlink(missing_ok=True)
-    archive = fetch_archive(src.url, out_dir, sha256=src.sha256, filename=name)
+    archive = fetch_archive(src.url, out_dir, sha256=src.sha256, filename=name,
+                            max_bytes=src.max_bytes)
     work = out_dir / f".unpack-{dataset}"
     shutil.rmtree(work, ignore_errors=True)
     try:
@@ -249,7 +326,7 @@ def fetch(dataset: str, out_dir, force: bool = False) -> Path:
             os.replace(found, dest)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    meta = json.loads(record.read_text())
+    meta = _read_record(record)
     write_json(record, {**meta, "unpacked": sorted(src.targets)})
     archive.unlink()
     return out_dir

@@ -85,16 +85,34 @@ def stratified_split(manifest: pd.DataFrame, fractions=(0.70, 0.15, 0.15), seed:
     Returns
     -------
     Series named ``split``, aligned with ``manifest.index``.
+
+    Raises
+    ------
+    ValueError
+        For fractions that are not three non-negative numbers summing to 1; and when a part
+        with a fraction above 0 would lack a class (or be empty): a model trained, validated
+        or tested on such a part says nothing, so the split stops here, naming the part, the
+        class and its size.
     """
     fractions = tuple(float(f) for f in fractions)
     if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1) > 1e-6:
         raise ValueError(f"fractions must be three non-negative numbers summing to 1, got {fractions}")
     split = pd.Series("", index=manifest.index, name="split", dtype=object)
+    if manifest.empty:
+        raise ValueError("cannot split an empty manifest: the step before the split left no "
+                         "images")
     for label, rows in manifest.groupby("label", sort=True):
         order = in_key_order(rows).index
         n = len(order)
         cut1 = int(np.floor(n * fractions[0] + 0.5))
         cut2 = int(np.floor(n * (fractions[0] + fractions[1]) + 0.5))
+        sizes = {"train": cut1, "val": cut2 - cut1, "test": n - cut2}
+        for (part, size), fraction in zip(sizes.items(), fractions):
+            if fraction > 0 and size == 0:
+                raise ValueError(
+                    f"splitting {len(manifest)} images {'/'.join(f'{f:g}' for f in fractions)} "
+                    f"leaves the {part} part without any {label!r} image (that class has only "
+                    f"{n}); more images of it are needed, or other split fractions")
         names = np.array(["train"] * cut1 + ["val"] * (cut2 - cut1) + ["test"] * (n - cut2), dtype=object)
         split.loc[order[_rng(seed, label).permutation(n)]] = names
     return split

@@ -48,8 +48,11 @@ def url_to_filename(url: str) -> str:
     str
         ``<16 hex digits>_<readable stem>.jpg``.
     """
-    digest = hashlib.sha1(url.encode("utf-8")).hexdigest()[:16]
-    tail = unquote(urlsplit(url).path).rsplit("/", 1)[-1]
+    digest = hashlib.sha1(url.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    try:
+        tail = unquote(urlsplit(url).path).rsplit("/", 1)[-1]
+    except ValueError:  # a malformed URL (http://[::1) still gets a name; its download fails
+        tail = ""
     stem = _SAFE.sub("_", tail.rsplit(".", 1)[0]).strip("._")[:40] or "image"
     return f"{digest}_{stem}.jpg"
 
@@ -261,7 +264,8 @@ def load_webemo(root, lists=LIST_FILES, include_confusion: bool = False,
     Loaded
         Manifest extra columns: ``url``, ``fine_index``, ``source_list``. ``info`` holds the
         :func:`webemo_urls` counts plus ``n_downloaded`` (image file present), ``n_missing``
-        (not downloaded) and ``n_unlisted_files`` (files in the image folder no URL maps to).
+        (not downloaded) and ``n_unlisted_files`` (files in the image folder no URL maps to;
+        hidden files, such as the ``.part`` files of a killed download, are not counted).
     """
     table, info = webemo_urls(root, lists, include_confusion)
     root = dataset_root(root, "WEBEmo", EXPECTED)
@@ -269,7 +273,8 @@ def load_webemo(root, lists=LIST_FILES, include_confusion: bool = False,
     if not folder.is_dir():
         raise FileNotFoundError(f"WEBEmo image folder not found: {folder} (expected the images "
                                 f"downloaded from the URLs in {', '.join(info['lists'])})")
-    on_disk = set(os.listdir(folder))
+    # Hidden names are the downloader's own (a killed run's .part files, its lock), not data.
+    on_disk = {name for name in os.listdir(folder) if not name.startswith(".")}
     names = table["url"].map(url_to_filename)
     present = names.isin(on_disk)
     rows = table[present].assign(path=[str(folder / n) for n in names[present]])

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from ..data.download import download_webemo
 from ..data.webemo import LIST_FILES
-from .writers import generate_demo_data
+from .writers import CDN_NAME, generate_demo_data
 
 #: Threads for "downloading" the demo's file:// URLs: local copies, so a couple suffice.
 DOWNLOAD_WORKERS = 2
@@ -47,7 +47,7 @@ def ensure_demo_data(out_dir, seed: int = 1234, scale: float = 1.0, force: bool 
     """
     roots = generate_demo_data(out_dir, seed=seed, scale=scale, force=force)
     webemo = roots["webemo"]
-    for name in LIST_FILES:
+    for name in LIST_FILES:  # the lists' file:// URLs may read the generated "CDN" only
         download_webemo(webemo / name, webemo, workers=DOWNLOAD_WORKERS, retries=0,
-                        progress=progress)
+                        progress=progress, file_root=webemo.parent / CDN_NAME)
     return roots

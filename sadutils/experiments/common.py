@@ -18,6 +18,7 @@ from .. import backbones, inference, models, training
 from ..config import DATASETS
 from ..data.manifests import in_key_order
 from ..demo import ensure_demo_data
+from ..fileio import write_text
 from ..metrics import calibration, evaluate_predictions
 from ..models import WeightsChoice
 from ..progress import report
@@ -225,8 +226,7 @@ def fit_and_evaluate(ws: Workspace, manifest: pd.DataFrame, *, class_names, back
                                    batch_size=max(settings.batch_size, 64))
     metrics, ci = evaluate_predictions(test["label"], test["pred"], names, seed=settings.seed)
     metrics.update(calibration_metrics(test, names[0]))
-    ws.predictions_file(run).parent.mkdir(parents=True, exist_ok=True)
-    test.to_csv(ws.predictions_file(run), index=False)
+    write_text(ws.predictions_file(run), test.to_csv(index=False))
     return Fitted(result, test, metrics, ci, rejected, manifest)
 
 

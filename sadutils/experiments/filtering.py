@@ -510,6 +510,56 @@ def _weights(method: str, info: dict) -> dict:
     return {"source": "file", "pretrained": True, "note": " and ".join(parts)}
 
 
+def check_filter_output(scored: pd.DataFrame, method: str, threshold: float | None = None,
+                        requested=None) -> None:
+    """Stop when the filter's output cannot be trained on: no image kept, or a class gone.
+
+    A text classifier that learnt nothing (say one epoch from random weights) can score every
+    image above the paper's threshold of 0.5; the filtered manifest would then be empty (or hold
+    one class), and the error would surface only later, far from its cause.
+
+    Parameters
+    ----------
+    scored : DataFrame
+        The sample with ``label``, ``kept`` and the scores of the methods that ran.
+    method : str
+        The method that decided (``cnn``, ``ocr`` or ``both``).
+    threshold : float, optional
+        The classifier's threshold applied (None when it did not decide).
+    requested : float or str, optional
+        The threshold asked for (``"match_paper"``), for the message.
+
+    Raises
+    ------
+    ValueError
+        Saying how many images of each class the filter kept, how the scores are spread, and
+        what to change.
+    """
+    kept = scored["kept"].astype(bool)
+    before = {c: int((scored["label"] == c).sum()) for c in CLASS_NAMES}
+    after = {c: int(((scored["label"] == c) & kept).sum()) for c in CLASS_NAMES}
+    lost = [c for c in CLASS_NAMES if before[c] and not after[c]]
+    if kept.any() and not lost:
+        return
+    column = "p_text" if method in ("cnn", "both") and "p_text" in scored else "ocr_score"
+    p = scored[column].astype(float) if column in scored else pd.Series(dtype=float)
+    spread = (f"{column} from {p.min():.3g} to {p.max():.3g}, median {p.median():.3g}"
+              if p.notna().any() else "no image could be scored")
+    what = ("removed every image of the sample" if not kept.any()
+            else f"removed every {' and every '.join(lost)} image")
+    kept_text = ", ".join(f"{after[c]} of {before[c]} {c}" for c in CLASS_NAMES)
+    at = "" if threshold is None else f" at threshold {threshold:.3g}"
+    asked = (f" (asked: {requested!r})" if requested is not None and threshold is not None
+             and requested != threshold else "")
+    advice = (f"The text classifier does not tell text from no text here: train it longer or "
+              f"from ImageNet weights (notebook 01), filter with threshold={MATCH_PAPER!r}, "
+              f"which removes the paper's share ({DISCARD_RATE:.1%}) of the sample by rank, or "
+              f"with text_method='ocr'" if method in ("cnn", "both")
+              else "Raise ocr_threshold, or filter with text_method='cnn'")
+    raise ValueError(f"the text filter ({method}) {what}: kept {kept_text}{at}{asked}; "
+                     f"{spread}. Nothing was written. {advice}")
+
+
 @dataclass
 class FilterResult:
     """What :func:`filter_webemo` gives notebook 02.
@@ -606,6 +656,12 @@ def filter_webemo(ws: Workspace, *, threshold=None, sample: dict | None = None,
         made from an older filtered manifest is removed, and the counts, the method and why,
         the agreement of the two methods and (demo) the decisions against the generator's
         ground truth are recorded.
+
+    Raises
+    ------
+    ValueError
+        When the filter keeps no image, or no image of a class (:func:`check_filter_output`);
+        then nothing is written.
     """
     seed = ws.profile.seed if seed is None else int(seed)
     method, reason = resolve_text_method(ws, text_method)
@@ -622,6 +678,7 @@ def filter_webemo(ws: Workspace, *, threshold=None, sample: dict | None = None,
                                         "reason": "could not be decoded for text scoring"})],
                          ignore_index=True)
     counts = filter_counts(scored, scored["kept"], paper=True)
+    check_filter_output(scored, method, info["threshold"], info["threshold_requested"])
     agreement = method_agreement(scored)
     truth = demo_text_truth(ws, scored)
     truth_frame = None if truth is None else truth_table(scored, truth, method)

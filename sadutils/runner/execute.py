@@ -141,19 +141,23 @@ def read_state(path: Path, profile: str) -> dict:
     -------
     dict
         ``version``, ``profile`` and ``runs`` (run name -> dict); entries of the wrong shape
-        are dropped, so they simply run again.
+        are dropped, so they simply run again, and a file that is not JSON of the right shape
+        (or holds NaN) gives a fresh state. Nothing else of the file is kept.
     """
     fresh = {"version": STATE_VERSION, "profile": profile, "runs": {}}
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
+    try:  # NaN and Infinity are not JSON: a file holding them is not one this runner wrote
+        state = json.loads(path.read_text(encoding="utf-8"), parse_constant=_not_json)
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return fresh
     if not isinstance(state, dict) or state.get("version") != STATE_VERSION \
             or not isinstance(state.get("runs"), dict):
         return fresh
-    state["runs"] = {k: v for k, v in state["runs"].items()
-                     if isinstance(k, str) and isinstance(v, dict)}
-    return state
+    runs = {k: v for k, v in state["runs"].items() if isinstance(k, str) and isinstance(v, dict)}
+    return {"version": STATE_VERSION, "profile": profile, "runs": runs}
+
+
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _first_line(source) -> str:
@@ -386,6 +390,8 @@ def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), ru
             echo(f"warning: {shown_path(path.with_suffix('.py'))} and {path.name} differ; "
                  f"running the .ipynb (sync them: jupytext --sync {shown_path(path)})")
 
+    if ws.state_file.exists() and not ws.state_file.is_file():
+        raise ValueError(f"the runner's state file {ws.state_file} is not a file; move it away")
     if ws.name == "demo" and any(run.datasets for run in selected):
         echo("demo data: checking (generated on first use, then reused) ...")
         # Progress bars only while the data is made (once): a quick check draws none.

@@ -46,6 +46,9 @@ def package_fingerprint() -> str:
 def listing_fingerprint(folder: Path) -> str:
     """Hash of the relative paths and sizes of the files under ``folder`` (not their content).
 
+    Symlinked folders are followed, each real folder once, as the loaders walk them
+    (:func:`sadutils.data.formats.walk_images`), so a link that loops back ends the walk.
+
     Parameters
     ----------
     folder : Path
@@ -55,8 +58,15 @@ def listing_fingerprint(folder: Path) -> str:
     str
     """
     h = hashlib.sha256()
+    seen = set()  # real folders listed: a symlink loop is listed once, not without end
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-        dirnames.sort()
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        dirnames[:] = sorted(d for d in dirnames
+                             if os.path.realpath(os.path.join(dirpath, d)) not in seen)
         for name in sorted(filenames):
             path = Path(dirpath) / name
             try:

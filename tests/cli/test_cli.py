@@ -270,7 +270,8 @@ def url_list(tmp_path):
 
 def test_download_webemo_summary_and_resume(url_list, tmp_path, capsys):
     out_dir = tmp_path / "out"
-    argv = ("download-webemo", url_list, "--out", out_dir, "--workers", 2, "--retries", 0)
+    argv = ("download-webemo", url_list, "--out", out_dir, "--workers", 2, "--retries", 0,
+            "--allow-files-under", url_list.parent / "cdn")
     code, out, _ = run(capsys, *argv)
     assert code == 0
     assert "5 lines, 5 unique URLs" in out
@@ -285,7 +286,8 @@ def test_download_webemo_summary_and_resume(url_list, tmp_path, capsys):
 def test_download_webemo_sample(url_list, tmp_path, capsys):
     out_dir = tmp_path / "out"
     code, out, _ = run(capsys, "download-webemo", url_list, "--out", out_dir,
-                       "--sample-sadness", 1, "--sample-others", 0, "--workers", 1)
+                       "--sample-sadness", 1, "--sample-others", 0, "--workers", 1,
+                       "--allow-files-under", url_list.parent / "cdn")
     assert code == 0 and "1 selected" in out and "(sadness 1)" in out
     code, _, err = run(capsys, "download-webemo", url_list, "--out", out_dir, "--sample-sadness", 1)
     assert code == 2 and "--sample-others" in err

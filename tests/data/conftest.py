@@ -6,6 +6,7 @@ network.
 from __future__ import annotations
 
 import io
+import socket
 import threading
 import time
 from collections import Counter
@@ -33,6 +34,11 @@ class ServerState:
         self.range_ok = True
         self.cut_next = False      # next /files answer: half the body, full Content-Length
         self.ranges = []
+        self.peers = []            # (path, client port) of every request, in order
+
+
+#: The longest a hostile answer holds a connection (a test's limit is far below).
+TRICKLE_S = 30.0
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -55,6 +61,7 @@ class _Handler(BaseHTTPRequestHandler):
         st, path = self.state, urlsplit(self.path).path
         jpeg = st.jpeg
         st.hits[path] += 1
+        st.peers.append((path, self.client_address[1]))  # the client's port: one per connection
         if path == "/good.jpg" or "passwd" in path or "%2F" in path.upper():
             self._send(200, jpeg)
         elif path == "/404":
@@ -80,8 +87,59 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(503, b"down", "text/plain") if st.down else self._send(200, jpeg)
         elif path.startswith("/files/") and path[7:] in st.files:
             self._serve_file(st.files[path[7:]])
+        elif path in _HOSTILE:
+            _HOSTILE[path](self)
         else:
             self._send(404, b"nope", "text/plain")
+
+    # Hostile answers: each holds the connection at most TRICKLE_S seconds, then gives up.
+    def _drip(self, data: bytes, every: float):
+        end = time.monotonic() + TRICKLE_S
+        for i in range(len(data)):
+            if time.monotonic() > end:
+                return
+            self.wfile.write(data[i:i + 1])
+            time.sleep(every)
+
+    def slow_headers(self):
+        """The status line, then one header byte every 0.1 s (never ending the headers)."""
+        self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        self._drip(b"X-Padding: " + b"a" * 10_000, 0.1)
+
+    def trickle_body(self):
+        """A whole JPEG, one byte every 0.05 s: each read gets a byte before any read timeout."""
+        self._send_headers(200, len(self.state.jpeg))
+        self._drip(self.state.jpeg, 0.05)
+
+    def endless_body(self):
+        """No Content-Length, and bytes as fast as the client reads them, for ever."""
+        self._send_headers(200, None)
+        block, end = b"\0" * 65536, time.monotonic() + TRICKLE_S
+        while time.monotonic() < end:
+            self.wfile.write(block)
+
+    def stalled_body(self):
+        """Content-Length of the JPEG, a tenth of it, then silence with the connection open."""
+        self._send_headers(200, len(self.state.jpeg))
+        self.wfile.write(self.state.jpeg[: len(self.state.jpeg) // 10])
+        time.sleep(TRICKLE_S)
+
+    def lying_short(self):
+        """Content-Length of 10 bytes, then a whole JPEG: only 10 bytes are an answer."""
+        self._send_headers(200, 10)
+        self.wfile.write(self.state.jpeg)
+
+    def lying_huge(self):
+        """Content-Length of a terabyte; the body is a small JPEG."""
+        self._send_headers(200, 10**12)
+        self.wfile.write(self.state.jpeg)
+
+    def _send_headers(self, code, length):
+        self.send_response(code)
+        self.send_header("Content-Type", "image/jpeg")
+        if length is not None:
+            self.send_header("Content-Length", str(length))
+        self.end_headers()
 
     def _serve_file(self, data: bytes):
         st, rng = self.state, self.headers.get("Range")
@@ -106,13 +164,48 @@ def server():
     ``/redirect`` (to /good.jpg); ``/html`` (a page served as image/jpeg); ``/nolength``;
     ``/down/<any>`` (503 while ``state.down``); ``/files/<name>`` (``state.files[name]``, with
     Range support unless ``state.range_ok`` is False, cut halfway once when ``state.cut_next``).
+    Hostile ones: ``/slow-headers`` (a header byte every 0.1 s), ``/trickle`` (a body byte every
+    0.05 s), ``/endless`` (a body without end, fast), ``/stalled`` (part of the body, then
+    silence), ``/lying-short`` (Content-Length 10, a whole JPEG sent), ``/lying-huge``
+    (Content-Length 10**12).
     """
-    state = ServerState()
-    handler = type("H", (_Handler,), {"state": state})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    httpd.handle_error = lambda *a: None  # clients hanging up on /slow is expected
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", state
+    httpd, base, state = _serve("HTTP/1.0")
+    yield base, state
     httpd.shutdown()
     httpd.server_close()
+
+
+_HOSTILE = {"/slow-headers": _Handler.slow_headers, "/trickle": _Handler.trickle_body,
+            "/endless": _Handler.endless_body, "/stalled": _Handler.stalled_body,
+            "/lying-short": _Handler.lying_short, "/lying-huge": _Handler.lying_huge}
+
+
+def _serve(protocol: str):
+    state = ServerState()
+    handler = type("H", (_Handler,), {"state": state, "protocol_version": protocol})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.handle_error = lambda *a: None  # clients hanging up on hostile answers is expected
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}", state
+
+
+@pytest.fixture
+def keepalive_server():
+    """The ``server`` fixture's paths over HTTP/1.1 keep-alive: a client reuses a connection
+    for its next request (so an attempt can run on a socket an earlier attempt opened)."""
+    httpd, base, state = _serve("HTTP/1.1")
+    yield base, state
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def silent_server():
+    """A 127.0.0.1 port whose socket listens but never accepts or answers: connecting succeeds
+    (the kernel completes it), then no byte ever comes."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()

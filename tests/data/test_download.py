@@ -38,7 +38,8 @@ def test_every_outcome_recorded(server, tmp_path):
         "file": img.as_uri(), "file_missing": (tmp_path / "missing.jpg").as_uri(),
     }
     out = tmp_path / "out"
-    table = download_urls(list(urls.values()) + [urls["good"]], out, **FAST)  # one duplicate
+    table = download_urls(list(urls.values()) + [urls["good"]], out, file_root=tmp_path,
+                          **FAST)  # one duplicate
     assert list(table.columns) == list(LOG_COLUMNS)
     assert list(table.url) == list(urls.values())
     got = dict(zip(urls, table.status))
@@ -84,6 +85,7 @@ def test_interrupted_run_resumes(server, tmp_path):
     st.down = False
     second = download_urls(urls, out, **FAST)
     assert list(second.status) == ["skipped_existing", "ok", "ok", "ok"]
+    assert not list(images.glob(".*.part"))  # the killed run's temp file was cleaned up
     assert st.hits["/good.jpg"] == 1  # not fetched again
     assert (images / url_to_filename(urls[2])).read_bytes() == jpeg
     log = load_log(out / "downloads.csv")

@@ -78,7 +78,7 @@ def cornell(tmp_path, write_jpeg):
     rows = ["[image_filename]\t[valence]\t[arousal]\t[prob. anger]\t..."]
     for emotion in CORNELL:
         for n in (1, 2):
-            probs = [0.0] * 7
+            probs = [0.0] * 6 + [0.4]
             probs[CORNELL.index(emotion)] = 0.6
             rows.append("\t".join([f"{emotion}/{n}.jpg", "5", "4"] + [f"{p:g}" for p in probs]))
     rows[1] = "anger/1.jpg 2.5  3.8 0.1 0 0 0 0.7 0.2 0"      # spaces; argmax -> sadness

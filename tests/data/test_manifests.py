@@ -99,3 +99,21 @@ def test_save_manifest_is_atomic(tmp_path, monkeypatch):
     save_manifest(_manifest(50, 50), path)
     assert len(read_manifest(path)) == 100
     assert [p.name for p in tmp_path.iterdir()] == ["manifest.csv"]
+
+
+@pytest.mark.parametrize("n_sadness, part", [(2, "test"), (1, "val"), (0, None)])
+def test_split_with_an_empty_part_is_refused_at_the_split(n_sadness, part):
+    m = _manifest()
+    m = pd.concat([m[m["label"] == "others"], m[m["label"] == "sadness"].head(n_sadness)])
+    if part is None:  # a class absent altogether is not split (nothing to leave out)
+        assert set(stratified_split(m, seed=1)) == {"train", "val", "test"}
+        return
+    with pytest.raises(ValueError, match=rf"leaves the {part} part without any 'sadness' "
+                                         rf"image \(that class has only {n_sadness}\)"):
+        stratified_split(m, seed=1)
+    assert set(stratified_split(m, fractions=(1, 0, 0), seed=1)) == {"train"}  # asked for
+
+
+def test_split_of_nothing_is_refused():
+    with pytest.raises(ValueError, match="empty manifest"):
+        stratified_split(_manifest().iloc[:0], seed=1)

@@ -213,10 +213,12 @@ def _rules_dataset(root, cdn, write_jpeg, labels=WEBEMO_LABELS):
 def test_loader_and_downloader_apply_the_same_rules(tmp_path, write_jpeg, include_confusion):
     root = _rules_dataset(tmp_path / "webemo", tmp_path / "cdn", write_jpeg)
     lst = root / "train25.txt"
+    cdn = dict(file_root=tmp_path / "cdn")
     got = download_webemo(lst, root, include_confusion=include_confusion, workers=2,
-                          progress=False)
+                          progress=False, **cdn)
     with_file = download_webemo(lst, tmp_path / "again", include_confusion=include_confusion,
-                                category_file=root / "category.txt", workers=2, progress=False)
+                                category_file=root / "category.txt", workers=2, progress=False,
+                                **cdn)
     table, info = webemo_urls(root, lists=("train25.txt",), include_confusion=include_confusion)
     loaded = load_webemo(root, lists=("train25.txt",), include_confusion=include_confusion)
     m = loaded.manifest
@@ -249,10 +251,10 @@ def test_loader_and_downloader_read_the_groups_from_category_txt(tmp_path, write
     rotated = WEBEMO_LABELS[1:] + WEBEMO_LABELS[:1]  # index i now holds official label i + 1
     root = _rules_dataset(tmp_path / "webemo", tmp_path / "cdn", write_jpeg, rotated)
     got = download_webemo(root / "train25.txt", root, category_file=root / "category.txt",
-                          workers=2, progress=False)
+                          workers=2, progress=False, file_root=tmp_path / "cdn")
     m = load_webemo(root, lists=("train25.txt",)).manifest
     assert dict(zip(got.url, got.label)) == dict(zip(m.url, m.label))
     assert sadness_fine_labels(categories=rotated) == {i - 1 for i in WEBEMO_SADNESS_FINE}
     official = download_webemo(root / "train25.txt", tmp_path / "official", workers=2,
-                               progress=False)
+                               progress=False, file_root=tmp_path / "cdn")
     assert dict(zip(official.url, official.label)) != dict(zip(m.url, m.label))

@@ -21,6 +21,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sadutils import demo
+from sadutils.cli import main
 from sadutils.config import DATASETS
 from sadutils.data.cocotext import load_cocotext
 from sadutils.data.download import load_log
@@ -132,16 +133,62 @@ def test_reuse_without_rebuild_then_force_and_scale_rebuild(tmp_path):
     assert json.loads((tmp_path / demo.MARKER_NAME).read_text())["scale"] == 0.06
 
 
-def test_interrupted_generation_is_not_reused(tmp_path):
-    """No marker (a run killed half-way) means "not done": the next call rebuilds."""
-    demo.generate_demo_data(tmp_path, seed=1234, scale=0.02)
-    (tmp_path / demo.MARKER_NAME).unlink()
-    victim = next((tmp_path / "rgp").rglob("*.jpg"))
+def test_interrupted_generation_is_not_reused(tmp_path, monkeypatch):
+    """A run killed half-way leaves its marker saying "incomplete": the next call rebuilds."""
+    def killed(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(writers, "_write_rgp", killed)
+    with pytest.raises(KeyboardInterrupt):
+        demo.generate_demo_data(tmp_path, seed=1234, scale=0.02)
+    assert json.loads((tmp_path / demo.MARKER_NAME).read_text())["complete"] is False
+    victim = next((tmp_path / "emotion6").rglob("*.jpg"))
     victim.write_bytes(b"half-written")
+    with pytest.raises(FileNotFoundError, match="incomplete"):
+        demo.describe_demo(tmp_path)
+    monkeypatch.undo()
     demo.generate_demo_data(tmp_path, seed=1234, scale=0.02)
-    assert (tmp_path / demo.MARKER_NAME).is_file()
+    assert json.loads((tmp_path / demo.MARKER_NAME).read_text())["complete"] is True
     with Image.open(victim) as im:
         im.verify()
+
+
+@pytest.mark.parametrize("marker_text", [None, "[1, 2]", '{"seed": 1234}', "{not json"])
+def test_a_folder_that_is_not_demo_data_is_never_touched(tmp_path, marker_text, capsys):
+    """A user's data root (real dataset folders, no marker of the generator; or a marker of the
+    wrong shape) is refused before anything is deleted or written, with exit status 2."""
+    real = tmp_path / "webemo" / "images" / "mine.jpg"
+    real.parent.mkdir(parents=True)
+    real.write_bytes(b"a user's photo")
+    (tmp_path / "emotion6").mkdir()
+    if marker_text is not None:
+        (tmp_path / demo.MARKER_NAME).write_text(marker_text)
+    before = mtimes(tmp_path)
+    with pytest.raises(ValueError, match="is not empty.*not a demo data folder"):
+        demo.generate_demo_data(tmp_path, seed=1234, scale=0.02)
+    assert main(["demo-data", "--out", str(tmp_path), "--scale", "0.02"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nothing was changed" in err
+    assert mtimes(tmp_path) == before and real.read_bytes() == b"a user's photo"
+
+
+@pytest.mark.parametrize("scale", ["inf", "nan", "-1", "0", "1e6"])
+def test_unusable_scale_is_refused_before_anything_is_touched(tiny_demo_dir, tmp_path, scale,
+                                                              capsys):
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_demo_dir, copy)
+    before = mtimes(copy)
+    assert main(["demo-data", "--out", str(copy), f"--scale={scale}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "scale must be a finite number > 0" in err
+    assert mtimes(copy) == before
+
+
+def test_out_that_is_a_file_is_refused(tmp_path, capsys):
+    target = tmp_path / "data.txt"
+    target.write_text("mine")
+    assert main(["demo-data", "--out", str(target), "--scale", "0.02"]) == 2
+    assert "is a file" in capsys.readouterr().err and target.read_text() == "mine"
 
 
 def test_bad_seed_or_scale_is_refused(tmp_path):
@@ -192,10 +239,12 @@ def test_ensure_demo_data_second_call_downloads_nothing(tiny_demo_dir, tmp_path)
     assert {k: v for k, v in mtimes(copy).items() if not k.startswith("webemo/")} == generated
     log = load_log(copy / "webemo" / "downloads.csv")
     assert "ok" not in set(log["status"]) and (log["status"] == "skipped_existing").sum() == len(before)
-    # what failed still fails: dead URLs and corrupt files are retried, not forgotten
+    # what failed is retried, not forgotten; the copy's lists still name the original's CDN,
+    # which lies outside the copy: those file URLs are refused, and nothing is read from there
     counts = json.loads((copy / demo.MARKER_NAME).read_text())["counts"]["webemo"]
-    assert (log["status"] == "file_error").sum() == counts["dead_urls"]
-    assert (log["status"] == "not_image").sum() == counts["corrupt_files"]
+    refused = log[log["status"] == "rejected_scheme"]
+    assert len(refused) == counts["dead_urls"] + counts["corrupt_files"]
+    assert refused["error"].str.contains("outside the allowed folder").all()
 
 
 # ---------------------------------------------------------------------------- real loaders

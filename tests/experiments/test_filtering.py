@@ -300,3 +300,44 @@ def test_the_classifier_is_needed_only_when_it_decides(demo_ws, fake_scorers, tm
     assert "p_text" not in result.scored and result.agreement is None
     assert "cnn" in result.record.params["methods_skipped"]
     assert result.threshold is None and result.record.params["threshold"] is None
+
+
+# ---------------------------------------------------------------------------- degenerate output
+
+def _scored(p_sadness, p_others):
+    p = list(p_sadness) + list(p_others)
+    return pd.DataFrame({"path": [f"p{i}" for i in range(len(p))],
+                         "label": [SADNESS] * len(p_sadness) + [OTHERS] * len(p_others),
+                         "p_text": p})
+
+
+@pytest.mark.parametrize("p_sadness, p_others, what", [
+    ([0.9, 0.8, 0.95], [0.7, 0.99], "removed every image of the sample"),
+    ([0.9, 0.8, 0.95], [0.1, 0.2], "removed every sadness image"),
+    ([0.1, 0.2], [0.9, 0.8], "removed every others image"),
+])
+def test_degenerate_filter_output_is_refused_saying_what_to_change(p_sadness, p_others, what):
+    scored = _scored(p_sadness, p_others)
+    scored["kept"] = filtering.apply_threshold(scored, 0.5)
+    with pytest.raises(ValueError) as info:
+        filtering.check_filter_output(scored, "cnn", 0.5)
+    message = str(info.value)
+    assert what in message and "at threshold 0.5" in message and "Nothing was written" in message
+    assert MATCH_PAPER in message and "notebook 01" in message
+    ok = _scored([0.1, 0.9], [0.2, 0.8])
+    ok["kept"] = filtering.apply_threshold(ok, 0.5)
+    filtering.check_filter_output(ok, "cnn", 0.5)  # one of each kept: fine
+
+
+def test_filter_that_removes_everything_stops_before_writing(demo_ws, monkeypatch,
+                                                             noise_manifest, tiny_text_model):
+    """The reported case: a classifier whose P(text) is above the threshold for every image
+    used to leave an empty filtered manifest; the error then came two steps later."""
+    manifest = noise_manifest(6, 6)
+    loaded = Loaded(manifest, pd.DataFrame(columns=["path", "reason"]), {})
+    monkeypatch.setattr(filtering, "sample_webemo", lambda *a, **k: (manifest.copy(), loaded))
+    with pytest.raises(ValueError, match="removed every image of the sample.*threshold 0"):
+        filtering.filter_webemo(demo_ws, threshold=0.0, text_model=tiny_text_model,
+                                text_method="cnn", compare=False)
+    assert not demo_ws.filtered_manifest.exists() and not demo_ws.scored_manifest.exists()
+    assert read_records(demo_ws, kind="filter") == []

@@ -1,6 +1,9 @@
 """sadutils.runner.fingerprints: what identifies a notebook run's inputs."""
 from __future__ import annotations
 
+import os
+import time
+
 import jupytext
 import nbformat
 import pytest
@@ -35,6 +38,23 @@ def test_data_fingerprint(tmp_path):
     assert marked != "missing"
     (root / "DEMO_DATA.json").write_text('{"seed": 2}')
     assert fp.data_fingerprint(demo, ("webemo",))["demo_marker"] != marked
+
+
+def test_listing_fingerprint_survives_symlink_loops(tmp_path):
+    """Two links back up make a walk that follows links exponential; each real folder is
+    listed once, so the listing ends at once and does not change with the loops."""
+    root = tmp_path / "rgp"
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "a" / "b" / "1.jpg").write_bytes(b"123")
+    plain = fp.listing_fingerprint(root)
+    os.symlink(root, root / "a" / "b" / "up1")
+    os.symlink(root, root / "a" / "b" / "up2")
+    t0 = time.monotonic()
+    looped = fp.listing_fingerprint(root)
+    assert time.monotonic() - t0 < 5
+    assert looped == plain == fp.listing_fingerprint(root)
+    (root / "a" / "2.jpg").write_bytes(b"4")
+    assert fp.listing_fingerprint(root) != looped
 
 
 def test_package_fingerprint_and_sha():

@@ -130,6 +130,35 @@ def test_second_call_skips_everything(ws, folder):
     assert summary == rp.summary(result)
 
 
+@pytest.mark.parametrize("text", [
+    '[1, 2]', '{"version": 1, "runs": [1]}', '{"version": 1, "runs": {"a": 5, "b": [1]}}',
+    '{"version": 1, "runs": {}, "x": NaN}', '{"version": 1, "runs": {"a": {"wall_s": Infinity}}}',
+    '{"version": "1", "runs": {}}', "[" * 100_000, "\udcff", ""])
+def test_state_file_of_the_wrong_shape_gives_a_fresh_state(tmp_path, text):
+    path = tmp_path / "reproduce.json"
+    path.write_text(text, errors="surrogateescape")
+    state = rp.read_state(path, "demo")
+    assert set(state) == {"version", "profile", "runs"} and state["profile"] == "demo"
+    assert all(isinstance(v, dict) for v in state["runs"].values())
+    json.dumps(state, allow_nan=False)  # what the runner writes back is valid JSON
+
+
+def test_state_file_of_the_wrong_shape_runs_again_without_a_traceback(ws, folder):
+    ws.state_file.write_text('{"version": 1, "runs": {"a": {"status": "ok", "wall_s": NaN}, '
+                             '"b": [1]}, "extra": Infinity}')
+    result = rp.reproduce(ws, **_options(folder))
+    assert result.ok and _log(folder) == ["a demo 1", "b demo 1", "c demo 3", "d demo 1"]
+    assert json.loads(ws.state_file.read_text())["version"] == rp.STATE_VERSION
+
+
+def test_state_file_that_is_a_folder_is_refused_before_anything_runs(ws, folder, capsys):
+    ws.state_file.unlink()
+    ws.state_file.mkdir()
+    with pytest.raises(ValueError, match="state file .* is not a file"):
+        rp.reproduce(ws, **_options(folder))
+    assert _log(folder) == []
+
+
 def test_changing_a_parameter_reruns_it_and_its_dependents_only(ws, folder):
     result = rp.reproduce(ws, overrides=["b:y=2"], **_options(folder))
     assert {o.name: o.status for o in result.outcomes} == \
@@ -267,6 +296,11 @@ def test_real_notebooks_bad_values_are_refused_before_anything_runs(isolated):
                                          r"integer >= 1.*got 'abc'"):
         rp.reproduce(ws, only=["03_train"], overrides=["03_train:epochs=abc"],
                      executed=executed)
+    for text, shown in (("2.7", "2.7"), ("true", "True"), ("1e400", "inf"), ("[3]", r"\[3\]")):
+        with pytest.raises(ValueError, match=rf"-p 03_train:epochs: parameter epochs must be an "
+                                             rf"integer >= 1.*got {shown}"):
+            rp.reproduce(ws, only=["03_train"], overrides=[f"03_train:epochs={text}"],
+                         executed=executed)
     with pytest.raises(ValueError, match="notebook 03_train has no parameter.*nope"):
         rp.reproduce(ws, only=["03_train"], overrides=["03_train:nope=1"], executed=executed)
     with pytest.raises(ValueError, match="unknown backbone 'notanet'.*valid choices"):
