@@ -19,6 +19,19 @@ EMOTIONS = ("anger", "disgust", "fear", "joy", "sadness", "surprise")
 PROBABILITIES = ("anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral")
 
 
+def truth_columns() -> list[str]:
+    """The manifest's columns of the annotators' probabilities (``truth_<emotion>``).
+
+    Named apart from the ``p_<class>`` columns a model's predictions add
+    (:func:`sadutils.inference.predict_frame`), so that neither overwrites the other.
+
+    Returns
+    -------
+    list of str
+    """
+    return [f"truth_{e}" for e in PROBABILITIES]
+
+
 #: How far the seven probabilities of a row may sum from 1 (the file rounds each to 4 digits).
 SUM_TOLERANCE = 0.01
 
@@ -53,7 +66,7 @@ def _read_ground_truth(path: Path | None) -> pd.DataFrame:
         finite number, a probability outside 0..1 or probabilities that do not sum to 1.
     """
     rows = []
-    columns = ["key", "valence", "arousal", *(f"p_{e}" for e in PROBABILITIES)]
+    columns = ["key", "valence", "arousal", *truth_columns()]
     if path is None:
         return pd.DataFrame(columns=columns, dtype=float).set_index("key")
     expected = ("10 whitespace-separated fields: <emotion>/<n>.jpg valence arousal p_anger "
@@ -101,7 +114,7 @@ def load_emotion6(root, layout: str = "auto", label_from: str = "folder", check:
     -------
     Loaded
         Cornell: ``fine_label`` is the folder emotion (``"folder"``) or the argmax emotion
-        (``"argmax"``); extra columns ``folder``, ``valence``, ``arousal``, ``p_<emotion>`` and
+        (``"argmax"``); extra columns ``folder``, ``valence``, ``arousal``, ``truth_<emotion>`` and
         ``argmax_emotion`` (NaN when there is no ground truth). Panda: ``fine_label`` is the
         folder path under images/ (e.g. ``"sadness/grief/alone"``), sadness iff any folder in
         it is named sadness (case-insensitive). ``info["layout"]`` says which was used.
@@ -135,7 +148,7 @@ def load_emotion6(root, layout: str = "auto", label_from: str = "folder", check:
         raise FileNotFoundError(f"{gt_path} not found; label_from='argmax' needs Cornell "
                                 f"Emotion6's ground_truth.txt")
     gt = _read_ground_truth(gt_path if gt_path.is_file() else None)
-    probs = [f"p_{e}" for e in PROBABILITIES]
+    probs = truth_columns()
     rows = []
     for path, r in zip(images, rel):
         if len(r.parts) != 2:

@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 import sadutils.data
 from sadutils.config import DATASETS, MANIFEST_COLUMNS
 from sadutils.data.cocotext import load_cocotext
 from sadutils.data.emotion6 import EMOTIONS as EMOTION6_EMOTIONS
-from sadutils.data.emotion6 import PROBABILITIES, load_emotion6
+from sadutils.data.emotion6 import PROBABILITIES, load_emotion6, truth_columns
 from sadutils.data.formats import FormatError, Loaded
 from sadutils.data.loaders import INDEX_FILES, LOADERS, load_dataset
 from sadutils.data.rgp import load_rgp
 from sadutils.data.unbiasedemo import EMOTIONS as UNBIASED_EMOTIONS
 from sadutils.data.unbiasedemo import load_unbiasedemo
+from sadutils.inference import predict_frame
 
 
 def _bad(path, content=b"<html>not found</html>"):
@@ -95,7 +97,7 @@ def test_emotion6_cornell(cornell, tmp_path):
     assert info["layout"] == "cornell" and len(m) == 12 and info["by_label"] == {"others": 10, "sadness": 2}
     assert info["n_without_ground_truth"] == 0 and info["n_ground_truth_rows_without_image"] == 0
     row = m[m.path.str.endswith("anger/1.jpg")].iloc[0]
-    assert (row.valence, row.arousal, row.p_sadness, row.argmax_emotion) == (2.5, 3.8, 0.7, "sadness")
+    assert (row.valence, row.arousal, row.truth_sadness, row.argmax_emotion) == (2.5, 3.8, 0.7, "sadness")
     assert row.label == "others" and row.fine_label == "anger"
 
     arg = load_emotion6(cornell, label_from="argmax").manifest.set_index("path")
@@ -258,3 +260,21 @@ def test_every_dataset_has_a_loader_and_index_files(tiny_demo_dir):
         loaded = load_dataset(name, root, check=False)
         assert isinstance(loaded, Loaded) and len(loaded.manifest) > 0, name
         assert (loaded.manifest["dataset"] == name).all(), name
+
+
+def test_emotion6_truth_columns_survive_a_models_predictions(tiny_demo_dir):
+    """The annotators' probabilities are named apart from a model's ``p_<class>`` columns:
+    predicting on the manifest must not overwrite them."""
+    loaded = load_emotion6(tiny_demo_dir / "emotion6", check=False)
+    frame = loaded.manifest.head(3)
+    assert set(truth_columns()) <= set(frame.columns)
+
+    class Fixed:
+        class_names = ["sadness", "others"]
+        output_shape = (None, 2)
+
+    truth = frame[truth_columns()].to_numpy(copy=True)
+    out = predict_frame(Fixed(), frame, np.zeros((3, 8, 8, 3), np.uint8),
+                        forward=lambda batch: np.tile([[0.25, 0.75]], (len(batch), 1)))
+    np.testing.assert_array_equal(out[truth_columns()].to_numpy(), truth)
+    assert (out["p_sadness"] == 0.25).all()

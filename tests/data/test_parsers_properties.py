@@ -131,7 +131,7 @@ def test_emotion6_ground_truth_parses_or_names_the_line(emotion6_root, content, 
         return
     m = loaded.manifest
     with_truth = m[m["argmax_emotion"].notna()]  # images with a row in ground_truth.txt
-    probs = with_truth[[f"p_{e}" for e in PROBABILITIES]].to_numpy(dtype=float)
+    probs = with_truth[[f"truth_{e}" for e in PROBABILITIES]].to_numpy(dtype=float)
     values = with_truth[["valence", "arousal"]].to_numpy(dtype=float)
     assert np.isfinite(probs).all() and np.isfinite(values).all()  # no nan wins an argmax
     assert ((probs >= 0) & (probs <= 1)).all()
