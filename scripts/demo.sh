@@ -10,7 +10,9 @@ cd "$(dirname "$0")/.."
 source scripts/_venv.sh
 make_venv ""
 
-.venv/bin/sadutils reproduce --profile demo "$@"
+# Two notebook runs at a time: on two cores the runs' single-threaded stretches (kernel start,
+# tracing, decoding) overlap with the other's training. Later arguments win (e.g. --jobs 1).
+.venv/bin/sadutils reproduce --profile demo --jobs 2 "$@"
 
 # The book build's own messages (Sphinx, the pages' kernels) go to a log file, shown only when
 # the build fails or with --verbose.
