@@ -35,7 +35,7 @@
 # **What it reads and costs.** Nothing is trained or predicted again: parts 1, 3 and 4 read the
 # predictions saved by notebooks 03, 05 and 04 (found through their results records); part 2
 # loads each Table 1 model once and runs a few images through it with a gradient tape. On the
-# demo profile it takes about 45 CPU-seconds (under a minute on a 2-core CPU), half of it
+# demo profile it took about 45 CPU-seconds (measured 2026-12-01 on a 2-core CPU), half of it
 # loading the five models for part 2; on the paper profile the sets are larger but the work
 # is still reading predictions and a few gradient passes.
 #
