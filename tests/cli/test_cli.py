@@ -358,9 +358,9 @@ def test_version_and_help(capsys):
     code, out, _ = run(capsys, "--help")
     assert code == 0 and all(name in out for name in COMMANDS)
     status = out[out.index("exit status:"):].splitlines()[1:]  # documented, as in the README
-    assert [line.split()[0] for line in status] == ["0", "1", "2", "130"]
+    assert [line.split()[0] for line in status] == ["0", "1", "2", "3", "130"]
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    assert all(f"| {code} |" in readme for code in ("0", "1", "2", "130"))
+    assert all(f"| {code} |" in readme for code in ("0", "1", "2", "3", "130"))
     code, out, _ = run(capsys, "reproduce", "--help")
     assert code == 0 and "--backbones" in out and "NOTEBOOK:NAME=VALUE" in out
     assert "--weights BACKBONE=FILE" in out and "--verbose" in out

@@ -86,9 +86,9 @@ def test_book_helpers_show_only_the_valid_record(hostile_results, tmp_path):
     ws, _ = hostile_results
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        text = book.records_markdown(tmp_path, ws.results_root)
+        text = book.records_html(tmp_path, ws.results_root)
         assert "good-run" in text and not any(name in text for name in SPOILED)
-        assert "75.0" in book.table_markdown("table1", ws.results_root)
+        assert "75.0" in book.table_html("table1", ws.results_root)
         assert book.metric_figures(ws.results_root)
         assert book.model_details(ws.results_root)
         assert "500" not in tables.tables_text(ws)
