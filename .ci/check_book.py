@@ -7,7 +7,7 @@ Usage::
 
 PATH is the results page (``results.html``) or a build folder holding it (``_build/html``,
 ``_build``); by default ``_build/html/results.html`` and then ``book/_build/html/results.html``
-are tried. The tables are read in the markup ``sadutils.reporting.tables.comparison_html``
+are tried. The tables are read in the markup ``sadutils.reporting.table_html.comparison_html``
 writes: ``<table class="sadutils-comparison" data-table="table1" data-profile="demo">``, one
 row per model, and in each metric cell one ``<span class="sadutils-line sadutils-KIND">`` per
 line (``paper``, ``ours``, ``interval``, ``difference``; ``missing`` when not run yet). For

@@ -62,6 +62,7 @@ from IPython.display import Markdown, display
 
 from sadutils import analysis, reporting, settings
 from sadutils.reporting import analysis as report
+from sadutils.reporting import analysis_figures as figures
 from sadutils.workspace import Workspace
 
 settings.check_parameters(globals())  # a bad value stops here, saying what is expected
@@ -113,7 +114,7 @@ chapter.start("groups")
 show(chapter.markdown("### WEBEmo test split, by fine emotion"))
 rates = {"webemo": analysis.rates_by_model(analysis.by_model(table1), "fine_label")}
 show(chapter.table(report.rates_wide(rates["webemo"], "fine_label"), "webemo_fine"))
-show(chapter.figure(report.plot_call_rates(rates["webemo"], "fine_label",
+show(chapter.figure(figures.plot_call_rates(rates["webemo"], "fine_label",
                                            f"WEBEmo test split ({ws.name} profile)"),
                     "webemo_fine"))
 show(chapter.markdown(report.rates_reading(rates["webemo"], "fine_label",
@@ -130,7 +131,7 @@ for name, found in cross.items():
     rates[name] = analysis.rates_by_model(analysis.by_model(found), "fine_label")
     show(chapter.markdown(f"### {name}, by emotion"))
     show(chapter.table(report.rates_wide(rates[name], "fine_label"), f"{name}_fine"))
-    show(chapter.figure(report.plot_call_rates(rates[name], "fine_label",
+    show(chapter.figure(figures.plot_call_rates(rates[name], "fine_label",
                                                f"{name} ({ws.name} profile)"), f"{name}_fine"))
     show(chapter.markdown(report.rates_reading(rates[name], "fine_label", "emotion")))
 
@@ -148,7 +149,7 @@ if cross["unbiasedemo"]:
     objects = analysis.rates_by_model(analysis.by_model(cross["unbiasedemo"]), "object")
     separation = analysis.object_separation(objects)
     show(chapter.markdown("### UnbiasedEmo, by object or scene"))
-    show(chapter.figure(report.plot_call_rates(objects, "object",
+    show(chapter.figure(figures.plot_call_rates(objects, "object",
                                                f"UnbiasedEmo by object ({ws.name} profile)"),
                         "unbiasedemo_objects"))
     show(chapter.table(report.separation_wide(separation), "unbiasedemo_separation"))
@@ -169,7 +170,7 @@ chapter.start("gradcam")
 picks = analysis.shared_picks(analysis.by_model(table1), per_cell=gradcam_images, seed=seed)
 cams = analysis.gradcam_for_records(ws, [p.record for p in table1], picks["path"])
 show(chapter.markdown("### Grad-CAM on WEBEmo test images"))
-show(chapter.figure(report.plot_gradcam_grid(cams, picks), "gradcam"))
+show(chapter.figure(figures.plot_gradcam_grid(cams, picks), "gradcam"))
 heat = analysis.heat_summary(cams)
 show(chapter.table(heat.assign(layer=[cams[m][1].layer for m in heat["model"]]), "gradcam_heat"))
 show(chapter.markdown(report.heat_reading(heat)))
@@ -206,7 +207,7 @@ for name, frames in targets.items():
     sweeps = {m: analysis.ratio_sweep(f, fractions, seed) for m, f in frames.items()}
     curves = {m: analysis.expected_curve(f) for m, f in frames.items()}
     show(chapter.markdown(f"### {name}: metrics against the class ratio"))
-    show(chapter.figure(report.plot_prior_sweep(curves, sweeps, source_prior,
+    show(chapter.figure(figures.plot_prior_sweep(curves, sweeps, source_prior,
                                                 f"{name} ({ws.name} profile)"),
                         f"{name}_prior_sweep"))
     show(chapter.table(report.sweep_table(sweeps, "accuracy"), f"{name}_sweep_accuracy"))
@@ -232,7 +233,7 @@ sets = {"WEBEmo test split": table1, **{name: found for name, found in cross.ite
 for i, (name, found) in enumerate(sets.items()):
     mistakes = {p.model: analysis.confident_mistakes(p.frame, gallery_size) for p in found}
     show(chapter.markdown(f"### Most confident mistakes: {name}"))
-    show(chapter.figure(report.plot_failures(mistakes, title=f"{name} ({ws.name} profile)"),
+    show(chapter.figure(figures.plot_failures(mistakes, title=f"{name} ({ws.name} profile)"),
                         f"failures_{i}"))
 
 # %% [markdown]

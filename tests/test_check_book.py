@@ -1,6 +1,6 @@
 """`.ci/check_book.py` on FAKE results pages written in the markup the book produces.
 
-The pages are hand-written in the markup of ``sadutils.reporting.tables.comparison_html``
+The pages are hand-written in the markup of ``sadutils.reporting.table_html.comparison_html``
 (tests/reporting/test_book.py checks that the script accepts what that function really
 writes); the numbers are invented.
 """

@@ -10,7 +10,7 @@ states neither, so both are parameters and both are stored in every record:
   reproducibly from the seed, to reach a given fraction of sadness images;
 * whether images with text are removed, as they were from the training data, with the text
   filter's method (``text_method``: the classifier of notebook 01, the OCR detector, or both;
-  :func:`sadutils.experiments.filtering.score_text`). Default: not removed.
+  :func:`sadutils.experiments.text_methods.score_text`). Default: not removed.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from ..records import Record, make_run_id
 from ..results import seeds_by_row
 from ..workspace import Workspace, shown_path
 from .common import calibration_metrics, dataset_roots
-from .filtering import removal, resolve_text_method, score_text
+from .text_methods import removal, resolve_text_method, score_text
 
 #: Cross-dataset test sets and the paper table each one fills.
 CROSS_DATASET_TABLES = {"unbiasedemo": "table2", "emotion6": "table3"}
@@ -186,7 +186,7 @@ def build_eval_set(ws: Workspace, dataset: str, root, *, sadness_fraction=None,
         the method cannot read are refused (listed in ``rejected``). Applied before the class
         ratio, so the ratio holds in the final set.
     text_method : {"cnn", "ocr", "both"}, optional
-        Default the profile's (:func:`sadutils.experiments.filtering.resolve_text_method`).
+        Default the profile's (:func:`sadutils.experiments.text_methods.resolve_text_method`).
     ocr_threshold : float, optional
         Default :data:`sadutils.text_detection.DEFAULT_THRESHOLD`.
     seed : int, optional

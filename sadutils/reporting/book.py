@@ -21,8 +21,8 @@ from ..paper import TABLES
 from ..records import Record, latest_by_row, profiles_with_records, read_records
 from ..workspace import Workspace, results_home, shown_path
 from .figures import plot_confusion, plot_examples, plot_history, plot_metric_bars
-from .tables import (HTML, comparison_html, comparison_rows, paper_only_html, profile_note,
-                     records_table, table_rows)
+from .table_html import HTML, comparison_html, paper_only_html
+from .tables import comparison_rows, profile_note, records_table, table_rows
 
 #: Where the records' JSON files go in the book's HTML output (beside ``results.html``).
 RECORDS_FOLDER = "records"
@@ -162,7 +162,7 @@ def table_html(table, results_root=None, book_dir=None) -> HTML:
     -------
     HTML
         Per profile: the profile note, the table in the paper's shape
-        (:func:`sadutils.reporting.tables.comparison_html`, every reproduced number linked to
+        (:func:`sadutils.reporting.table_html.comparison_html`, every reproduced number linked to
         its record's JSON file), a note on models trained from scratch although the paper's
         were pretrained, and a collapsible list of the records used.
     """

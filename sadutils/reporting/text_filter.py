@@ -122,7 +122,7 @@ def method_note(result) -> str:
 
 
 def agreement_summary(agreement: dict | None) -> pd.DataFrame:
-    """The agreement figures of :func:`sadutils.experiments.filtering.method_agreement`.
+    """The agreement figures of :func:`sadutils.experiments.text_methods.method_agreement`.
 
     Parameters
     ----------

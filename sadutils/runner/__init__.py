@@ -3,7 +3,8 @@
 (:mod:`~sadutils.runner.fingerprints`) and ``sadutils reproduce``
 (:mod:`~sadutils.runner.execute`).
 """
-from .execute import ReproduceResult, RunOutcome, reproduce
+from .execute import ReproduceResult, reproduce
+from .notebook import RunOutcome
 from .steps import NotebookRun, load_runs
 
 __all__ = ["NotebookRun", "ReproduceResult", "RunOutcome", "load_runs", "reproduce"]

@@ -18,25 +18,19 @@ notebook's cells (TensorFlow's C++ log lines, Jupyter's warnings) goes to the ru
 from __future__ import annotations
 
 import json
-import logging
-import os
-import subprocess
 import sys
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import nbformat
 import pandas as pd
-import papermill
 
 from .. import backbones as registry
 from ..demo import MARKER_NAME, ensure_demo_data
 from ..fileio import write_json
-from ..progress import PROGRESS_ENV, describe, progress_file, read_events
+from ..progress import progress_file
 from ..settings import PARAMETERS, check_parameter
 from ..workspace import (
     Workspace,
@@ -55,9 +49,9 @@ from .fingerprints import (
     paired_script_differs,
     sha,
 )
-from .kernel import KERNEL_ARGUMENTS, kernel_manager_class
-from .parallel import run_graph
-from .steps import NotebookRun, check_graph, load_runs, match_runs, parse_override
+from .notebook import RunOutcome, execute_run, progress_shower, retitle
+from .parallel import device_slots, run_graph
+from .steps import check_graph, load_runs, match_runs, parse_override
 
 STATE_VERSION = 1
 #: A notebook declaring this parameter is told its run's name (records point at its page).
@@ -65,44 +59,6 @@ NOTEBOOK_PARAMETER = "notebook_name"
 STATUSES = ("ran", "skipped", "failed", "blocked")
 #: The parameter of a notebook that starts a backbone from a weights file.
 WEIGHTS_PARAMETER = "weights"
-#: Seconds between two progress lines that are not epoch ends, when the terminal cannot
-#: rewrite its last line (a log file, CI).
-PLAIN_PROGRESS_INTERVAL_S = 30.0
-
-
-@dataclass
-class RunOutcome:
-    """What happened to one notebook run.
-
-    Attributes
-    ----------
-    name : str
-    status : str
-        ``ran``, ``skipped``, ``failed`` or ``blocked`` (not run because a run it depends on
-        failed or was blocked).
-    reason : str
-        Why it ran or was skipped.
-    wall_s : float or None
-    output : Path or None
-        The executed notebook.
-    log : Path or None
-        The kernel's own output (None when it went to the terminal, with ``verbose``).
-    error : str or None
-        For a failure: the failing cell and the error's first line.
-    cell_index, cell_source
-        The failing cell: its index in the executed notebook and its first line.
-    """
-
-    name: str
-    status: str
-    reason: str = ""
-    wall_s: float | None = None
-    output: Path | None = None
-    log: Path | None = None
-    error: str | None = None
-    cell_index: int | None = None
-    cell_source: str | None = None
-
 
 @dataclass
 class ReproduceResult:
@@ -160,13 +116,6 @@ def _not_json(constant: str):
     raise ValueError(f"{constant} is not JSON")
 
 
-def _first_line(source) -> str:
-    for line in str(source).splitlines():
-        if line.strip():
-            return line.strip()[:120]
-    return ""
-
-
 def _why(prev: dict | None, inputs: dict, output: Path, force: bool) -> str | None:
     """Why a run must run (None: it can be skipped)."""
     if force:
@@ -185,15 +134,6 @@ def _why(prev: dict | None, inputs: dict, output: Path, force: bool) -> str | No
     if not output.is_file():
         return "executed notebook missing"
     return None
-
-
-def _kernel_name(notebook: Path) -> str:
-    """The notebook's own kernel, or ``python3``."""
-    try:
-        meta = json.loads(notebook.read_text(encoding="utf-8")).get("metadata", {})
-        return meta.get("kernelspec", {}).get("name") or "python3"
-    except (OSError, ValueError, AttributeError):
-        return "python3"
 
 
 def _root_parameters(ws: Workspace) -> dict:
@@ -439,11 +379,12 @@ def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), ru
         if NOTEBOOK_PARAMETER in declared[run.notebook] and NOTEBOOK_PARAMETER not in parameters:
             # Not part of the key: it follows from the run's name.
             parameters[NOTEBOOK_PARAMETER] = run.name
-        outcome = _execute(run, sources[run.name], output, parameters, why, kernel_name,
-                           log=None if verbose else ws.log_file(run.name),
-                           on_progress=_progress_shower(label(run), echo, status),
-                           progress_path=progress_file(ws.logs, run.name), device=slot)
-        _retitle(output, parameters, run)
+        outcome = execute_run(run, sources[run.name], output, parameters, why, kernel_name,
+                              log=None if verbose else ws.log_file(run.name),
+                              on_progress=progress_shower(label(run), echo, status),
+                              progress_path=progress_file(ws.logs, run.name),
+                              device=slot)
+        retitle(output, parameters, run)
         with lock:
             state["runs"][run.name] = {
                 "key": sha(inputs), "status": "ok" if outcome.status == "ran" else "failed",
@@ -473,201 +414,6 @@ def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), ru
     echo("")
     echo(summary(result))
     return result
-
-
-def visible_gpus() -> list[str]:
-    """The GPUs this machine's notebooks could use, without starting TensorFlow.
-
-    Returns
-    -------
-    list of str
-        ``CUDA_VISIBLE_DEVICES``'s entries when it is set, else one index per GPU that
-        ``nvidia-smi -L`` lists; empty without GPUs (or without the NVIDIA tools).
-    """
-    given = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if given is not None:
-        return [d.strip() for d in given.split(",") if d.strip() and d.strip() != "-1"]
-    try:
-        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True,
-                                 timeout=20, check=False).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    return [str(i) for i, line in enumerate(listing.splitlines()) if line.startswith("GPU ")]
-
-
-def device_slots(jobs: int) -> tuple[int, list]:
-    """How many notebooks may run at once, and the device each slot gives its kernel.
-
-    Parameters
-    ----------
-    jobs : int
-        The number asked for (``--jobs``).
-
-    Returns
-    -------
-    tuple
-        ``(jobs, slots)``: with GPUs, at most one job per GPU and each slot
-        ``{"CUDA_VISIBLE_DEVICES": "<index>"}``; without, ``jobs`` slots of None (the jobs
-        share the CPU).
-
-    Raises
-    ------
-    ValueError
-        For fewer than one job.
-    """
-    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
-        raise ValueError(f"jobs must be a whole number of at least 1, got {jobs!r}")
-    gpus = visible_gpus() if jobs > 1 else []
-    if not gpus:
-        return jobs, [None] * jobs
-    jobs = min(jobs, len(gpus))
-    return jobs, [{"CUDA_VISIBLE_DEVICES": gpu} for gpu in gpus[:jobs]]
-
-
-def _progress_shower(label: str, echo, status):
-    """What to do with each progress event of a run (see :func:`reproduce`): all of them to
-    ``status``; without one, each epoch's end to ``echo``, and other progress only once the
-    run has gone :data:`PLAIN_PROGRESS_INTERVAL_S` without a line (short steps say nothing)."""
-    last_plain = [time.monotonic()]
-
-    def show(event: dict) -> None:
-        text = f"{label}: {describe(event)}"
-        if status is not None:
-            status(text)
-        elif event.get("kind") == "epoch" or \
-                time.monotonic() - last_plain[0] >= PLAIN_PROGRESS_INTERVAL_S:
-            last_plain[0] = time.monotonic()
-            echo("    " + describe(event))
-    return show
-
-
-class _ProgressWatcher(threading.Thread):
-    """Reads a run's progress file while its notebook runs, handing each event on."""
-
-    def __init__(self, path: Path, on_event, every_s: float = 0.5):
-        super().__init__(daemon=True)
-        self.path, self.on_event, self.every_s = path, on_event, every_s
-        self.offset = 0
-        self.done = threading.Event()
-
-    def poll(self) -> None:
-        events, self.offset = read_events(self.path, self.offset)
-        for event in events:
-            self.on_event(event)
-
-    def run(self) -> None:
-        while not self.done.wait(self.every_s):
-            self.poll()
-
-    def stop(self) -> None:
-        self.done.set()
-        self.join()
-        self.poll()  # what came in since the last look
-
-
-def _execute(run: NotebookRun, source: Path, output: Path, parameters: dict, why: str,
-             kernel_name: str | None, log: Path | None = None, on_progress=None,
-             progress_path: Path | None = None, device: dict | None = None) -> RunOutcome:
-    """Execute one notebook with papermill; a failure becomes an outcome, never an exception.
-
-    With ``log``, the kernel's own output (TensorFlow's C++ messages, Jupyter's warnings) and
-    papermill's messages go to that file; without, to the terminal along with the cells'
-    output. Progress events of the notebook go to ``on_progress``. ``device`` holds variables
-    for the kernel's environment that choose its device (``CUDA_VISIBLE_DEVICES``).
-    """
-    t0 = time.perf_counter()
-    outcome = RunOutcome(run.name, "ran", why, output=output, log=log)
-    environment = dict(device or {})
-    watcher = None
-    if progress_path is not None and on_progress is not None:
-        progress_path.parent.mkdir(parents=True, exist_ok=True)
-        progress_path.write_text("")
-        environment[PROGRESS_ENV] = str(progress_path)
-        watcher = _ProgressWatcher(progress_path, on_progress)
-    papermill_log = logging.getLogger("papermill")
-    handler, propagate = None, papermill_log.propagate
-    log_file = None
-    if log is not None:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log_file = open(log, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed below
-        log_file.write(f"sadutils reproduce: {run.name} ({why}), started "
-                       f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}; "
-                       "what the kernel wrote outside its cells follows\n")
-        handler = logging.StreamHandler(log_file)
-        papermill_log.propagate = False
-    else:
-        handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("[papermill] %(levelname)s %(message)s"))
-    # Runs may execute side by side (--jobs): each log takes its own thread's messages only.
-    this_thread = threading.get_ident()
-    handler.addFilter(lambda record: record.thread == this_thread)
-    papermill_log.addHandler(handler)
-    if watcher is not None:
-        watcher.start()
-    try:
-        papermill.execute_notebook(
-            str(source), str(output), parameters=parameters, cwd=str(source.parent),
-            kernel_name=kernel_name or _kernel_name(source), progress_bar=False,
-            log_output=log is None, kernel_manager_class=kernel_manager_class(
-                log_file, environment), extra_arguments=list(KERNEL_ARGUMENTS))
-    except papermill.PapermillExecutionError as exc:
-        outcome.status = "failed"
-        outcome.cell_index, outcome.cell_source = exc.cell_index, _first_line(exc.source)
-        outcome.error = (f"cell {exc.cell_index} (`{outcome.cell_source}`): "
-                         f"{exc.ename}: {_first_line(exc.evalue)}")
-    except Exception as exc:  # noqa: BLE001 - a dead kernel, a missing kernel, a timeout...
-        outcome.status = "failed"
-        outcome.error = f"{type(exc).__name__}: {_first_line(str(exc)) or repr(exc)}"
-    finally:
-        if watcher is not None:
-            watcher.stop()
-        papermill_log.removeHandler(handler)
-        papermill_log.propagate = propagate
-        if log_file is not None:
-            log_file.write(f"sadutils reproduce: {run.name} {outcome.status}"
-                           + (f": {outcome.error}" if outcome.error else "") + "\n")
-            log_file.close()
-    outcome.wall_s = time.perf_counter() - t0
-    return outcome
-
-
-def _run_title(parameters: dict, run: NotebookRun) -> str | None:
-    """What tells this run's executed notebook apart from its notebook's other runs: the
-    backbone's row for runs that name a backbone (``EfficientNetV2B2``, ``Xception
-    no-pretrain``), else None."""
-    if "backbone" not in run.parameters:
-        return None
-    try:
-        return registry.get(parameters["backbone"]).row(parameters.get("pretrained", True)
-                                                         is not False)
-    except (ValueError, KeyError):
-        return run.name
-
-
-def _retitle(output: Path, parameters: dict, run: NotebookRun) -> None:
-    """Name the run in its executed notebook's title (``# Fine-tuning a backbone (Table 1):
-    EfficientNetV2B2``), and keep papermill's record of the input and output paths relative
-    to the checkout, not the building machine's folders."""
-    if not output.is_file():
-        return
-    nb = nbformat.read(str(output), as_version=4)
-    suffix = _run_title(parameters, run)
-    if suffix:
-        for cell in nb.cells:
-            if cell.cell_type != "markdown":
-                continue
-            lines = cell.source.split("\n")
-            for i, line in enumerate(lines):
-                if line.startswith("# ") and not line.rstrip().endswith(f": {suffix}"):
-                    lines[i] = f"{line.rstrip()}: {suffix}"
-                    cell.source = "\n".join(lines)
-                    break
-            break
-    paths = nb.metadata.get("papermill", {})
-    for key in ("input_path", "output_path"):
-        if isinstance(paths.get(key), str):
-            paths[key] = shown_path(paths[key])
-    nbformat.write(nb, str(output))
 
 
 def summary(result: ReproduceResult) -> str:

@@ -8,6 +8,8 @@ on. With one job it is the plain loop in list order.
 """
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
@@ -90,3 +92,52 @@ def run_graph(runs, run_one, block, jobs: int = 1, slots=None) -> dict:
                     outcomes[run.name] = future.result()
                 free.append(slot)
     return {run.name: outcomes[run.name] for run in runs}
+
+
+def visible_gpus() -> list[str]:
+    """The GPUs this machine's notebooks could use, without starting TensorFlow.
+
+    Returns
+    -------
+    list of str
+        ``CUDA_VISIBLE_DEVICES``'s entries when it is set, else one index per GPU that
+        ``nvidia-smi -L`` lists; empty without GPUs (or without the NVIDIA tools).
+    """
+    given = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if given is not None:
+        return [d.strip() for d in given.split(",") if d.strip() and d.strip() != "-1"]
+    try:
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True,
+                                 timeout=20, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [str(i) for i, line in enumerate(listing.splitlines()) if line.startswith("GPU ")]
+
+
+def device_slots(jobs: int) -> tuple[int, list]:
+    """How many notebooks may run at once, and the device each slot gives its kernel.
+
+    Parameters
+    ----------
+    jobs : int
+        The number asked for (``--jobs``).
+
+    Returns
+    -------
+    tuple
+        ``(jobs, slots)``: with GPUs, at most one job per GPU and each slot
+        ``{"CUDA_VISIBLE_DEVICES": "<index>"}``; without, ``jobs`` slots of None (the jobs
+        share the CPU).
+
+    Raises
+    ------
+    ValueError
+        For fewer than one job.
+    """
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ValueError(f"jobs must be a whole number of at least 1, got {jobs!r}")
+    gpus = visible_gpus() if jobs > 1 else []
+    if not gpus:
+        return jobs, [None] * jobs
+    jobs = min(jobs, len(gpus))
+    return jobs, [{"CUDA_VISIBLE_DEVICES": gpu} for gpu in gpus[:jobs]]

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from sadutils.experiments import cross_dataset as cd
-from sadutils.experiments import filtering
+from sadutils.experiments import text_methods
 from sadutils.records import Record, latest_by_row, read_records
 from sadutils.reporting.tables import NOT_IN_PAPER, NOT_RUN, comparison_table, cross_dataset_frame
 
@@ -74,7 +74,7 @@ def fake_text_scores(monkeypatch):
         out[(names == "sadness_3.jpg").to_numpy()] = np.nan
         return out
 
-    monkeypatch.setattr(filtering, "text_scores", scores)
+    monkeypatch.setattr(text_methods, "text_scores", scores)
     return calls
 
 
@@ -154,7 +154,7 @@ def test_text_filter_by_the_ocr_detector(demo_ws, trees, fake_text_scores, monke
                              "score": [0.8 if n.startswith("text_") else 0.0 for n in names],
                              "text": "", "error": None})
 
-    monkeypatch.setattr(filtering.text_detection, "ocr_scores", ocr)
+    monkeypatch.setattr(text_methods.text_detection, "ocr_scores", ocr)
     s = cd.build_eval_set(demo_ws, "unbiasedemo", trees["unbiasedemo"], text_filter=True)
     assert s.info["text_method"] == "ocr" and fake_text_scores == []  # the classifier not run
     assert s.info["n_text_filtered"] == 4 and s.info["ocr_threshold"] == 0.5

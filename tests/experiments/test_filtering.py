@@ -13,7 +13,7 @@ from sadutils import text_detection
 from sadutils.config import OTHERS, SADNESS
 from sadutils.data.formats import Loaded
 from sadutils.data.manifests import read_manifest
-from sadutils.experiments import filtering
+from sadutils.experiments import filtering, text_methods
 from sadutils.paper import DISCARD_RATE
 from sadutils.records import Record, read_records
 from sadutils.settings import MATCH_PAPER
@@ -26,7 +26,7 @@ def test_filter_counts_and_threshold_on_known_scores():
         "label": [SADNESS] * 4 + [OTHERS] * 6,
         "p_text": [0.1, 0.6, 0.9, 0.4, 0.2, 0.3, 0.55, 0.95, np.nan, 0.05],
     })
-    kept = filtering.apply_threshold(scored, 0.5)
+    kept = text_methods.apply_threshold(scored, 0.5)
     # p < 0.5 survives; NaN (unreadable) never does
     assert kept.tolist() == [True, False, False, True, True, True, False, False, False, True]
     table = filtering.filter_counts(scored, kept).set_index("class")
@@ -36,12 +36,12 @@ def test_filter_counts_and_threshold_on_known_scores():
     assert table.loc["total", ["paper before", "paper after"]].tolist() == [18520, 14901]
     assert "paper before" not in filtering.filter_counts(scored, kept, paper=False)
     # a higher threshold keeps more, never fewer
-    counts = [int(filtering.apply_threshold(scored, t).sum()) for t in (0.0, 0.3, 0.5, 0.7, 1.0)]
+    counts = [int(text_methods.apply_threshold(scored, t).sum()) for t in (0.0, 0.3, 0.5, 0.7, 1.0)]
     assert counts == sorted(counts) and counts[0] == 0 and counts[-1] == 9
     with pytest.raises(ValueError, match="within 0..1"):
-        filtering.apply_threshold(scored, 1.5)
+        text_methods.apply_threshold(scored, 1.5)
     with pytest.raises(ValueError, match="match_paper"):
-        filtering.apply_threshold(scored, "half")
+        text_methods.apply_threshold(scored, "half")
 
 
 def test_match_paper_threshold_removes_the_papers_share():
@@ -49,11 +49,11 @@ def test_match_paper_threshold_removes_the_papers_share():
     scored = pd.DataFrame({"path": [f"p{i}" for i in range(1000)],
                            "label": [SADNESS, OTHERS] * 500,
                            "p_text": rng.random(1000)})
-    kept = filtering.apply_threshold(scored, MATCH_PAPER)
+    kept = text_methods.apply_threshold(scored, MATCH_PAPER)
     assert abs((1 - kept.mean()) - DISCARD_RATE) < 0.01
     assert abs(DISCARD_RATE - (1 - 14901 / 18520)) < 1e-12
     with pytest.raises(ValueError, match="nothing to filter"):
-        filtering.resolve_threshold(scored.assign(p_text=np.nan), MATCH_PAPER)
+        text_methods.resolve_threshold(scored.assign(p_text=np.nan), MATCH_PAPER)
 
 
 def test_threshold_sweep_adds_the_match_paper_threshold():
@@ -61,7 +61,7 @@ def test_threshold_sweep_adds_the_match_paper_threshold():
     scored = pd.DataFrame({"path": [f"p{i}" for i in range(200)],
                            "label": [SADNESS, OTHERS] * 100, "p_text": rng.random(200)})
     sweep = filtering.threshold_sweep(scored, thresholds=(0.2, 0.8))
-    matched = filtering.resolve_threshold(scored, MATCH_PAPER)
+    matched = text_methods.resolve_threshold(scored, MATCH_PAPER)
     assert sweep["threshold"].tolist() == sorted([0.2, 0.8, round(matched, 4)])
     kept = sweep["sadness kept"] + sweep["others kept"]
     assert kept.is_monotonic_increasing
@@ -70,14 +70,14 @@ def test_threshold_sweep_adds_the_match_paper_threshold():
 
 def test_text_scores_mark_unreadable_images(demo_ws, noise_manifest, tiny_text_model, tmp_path):
     manifest = noise_manifest(2, 2, corrupt=1)
-    scores = filtering.text_scores(demo_ws, manifest, model_path=tiny_text_model)
+    scores = text_methods.text_scores(demo_ws, manifest, model_path=tiny_text_model)
     assert scores.shape == (5,)
     assert np.isnan(scores[-1]) and np.all((scores[:-1] >= 0) & (scores[:-1] <= 1))
     with pytest.raises(FileNotFoundError, match="01_text_classifier"):
-        filtering.text_scores(demo_ws, manifest, model_path=tmp_path / "missing.keras")
+        text_methods.text_scores(demo_ws, manifest, model_path=tmp_path / "missing.keras")
     # Without a model path: the workspace's text classifier, which notebook 01 has not made.
     with pytest.raises(FileNotFoundError, match="01_text_classifier"):
-        filtering.text_scores(demo_ws, manifest)
+        text_methods.text_scores(demo_ws, manifest)
 
 
 def test_filter_webemo_saves_manifests_and_a_record(demo_ws, monkeypatch, noise_manifest,
@@ -149,20 +149,20 @@ def text_classifier_record(ws, source: str, created_at: str) -> Record:
 
 
 def test_the_profiles_choose_the_text_method(demo_ws, isolated):
-    method, why = filtering.resolve_text_method(demo_ws)
+    method, why = text_methods.resolve_text_method(demo_ws)
     assert method == "ocr" and "no text classifier record" in why
     rec = text_classifier_record(demo_ws, "scratch", "2026-01-01T10:00:00+00:00")
-    method, why = filtering.resolve_text_method(demo_ws)
+    method, why = text_methods.resolve_text_method(demo_ws)
     assert method == "ocr" and rec.run_id in why and "random weights" in why
     rec = text_classifier_record(demo_ws, "imagenet", "2026-01-01T11:00:00+00:00")
-    assert filtering.resolve_text_method(demo_ws)[0] == "cnn"  # the newest record decides
-    assert filtering.resolve_text_method(demo_ws, "both") == (
+    assert text_methods.resolve_text_method(demo_ws)[0] == "cnn"  # the newest record decides
+    assert text_methods.resolve_text_method(demo_ws, "both") == (
         "both", "both was asked for (text_method='both')")
     paper = Workspace.create("paper")
-    method, why = filtering.resolve_text_method(paper)
+    method, why = text_methods.resolve_text_method(paper)
     assert method == "cnn" and "paper's method" in why
     with pytest.raises(ValueError, match="valid choices: cnn, ocr, both"):
-        filtering.resolve_text_method(demo_ws, "tesseract")
+        text_methods.resolve_text_method(demo_ws, "tesseract")
 
 
 def known_decisions() -> pd.DataFrame:
@@ -178,7 +178,7 @@ def known_decisions() -> pd.DataFrame:
 
 def test_agreement_on_known_decisions():
     scored = known_decisions()
-    a = filtering.method_agreement(scored)
+    a = text_methods.method_agreement(scored)
     assert a["n"] == 9
     assert a["table"] == {"cnn text": {"ocr text": 3, "ocr no text": 2},
                           "cnn no text": {"ocr text": 1, "ocr no text": 3}}
@@ -188,24 +188,24 @@ def test_agreement_on_known_decisions():
     assert a["kappa"] == pytest.approx((p_o - p_e) / (1 - p_e))
     assert a["ocr_text_among_cnn_text"] == pytest.approx(3 / 5)
     assert a["cnn_text_among_ocr_text"] == pytest.approx(3 / 4)
-    frame = filtering.agreement_frame(a)
+    frame = text_methods.agreement_frame(a)
     assert frame.loc["total", "total"] == 9 and frame.loc["cnn text", "ocr no text"] == 2
     # One method saying the same of every image: agreement is defined, kappa is not.
     same = scored.assign(cnn_text=pd.array([True] * 10, dtype="boolean"),
                          ocr_text=pd.array([True] * 10, dtype="boolean"))
-    assert filtering.method_agreement(same)["kappa"] is None
-    assert filtering.method_agreement(scored.drop(columns="ocr_text")) is None
+    assert text_methods.method_agreement(same)["kappa"] is None
+    assert text_methods.method_agreement(scored.drop(columns="ocr_text")) is None
 
 
 def test_each_method_removes_what_its_rule_says():
     scored = known_decisions()
-    cnn = filtering.removal(scored, "cnn")
-    ocr = filtering.removal(scored, "ocr")
-    both = filtering.removal(scored, "both")
+    cnn = text_methods.removal(scored, "cnn")
+    ocr = text_methods.removal(scored, "ocr")
+    both = text_methods.removal(scored, "both")
     assert cnn.tolist() == [True] * 5 + [False] * 4 + [True]  # unreadable: removed
     assert ocr.tolist() == [True, True, True, False, False, True, False, False, False, True]
     assert (both == (cnn | ocr)).all() and both.sum() == 7
-    counts = {m: filtering.filter_counts(scored, ~filtering.removal(scored, m), paper=False)
+    counts = {m: filtering.filter_counts(scored, ~text_methods.removal(scored, m), paper=False)
               .set_index("class").loc["total", "after"] for m in ("cnn", "ocr", "both")}
     assert counts == {"cnn": 4, "ocr": 5, "both": 3}
 
@@ -214,7 +214,7 @@ def test_truth_table_precision_and_recall():
     scored = known_decisions()
     truth = pd.Series([True, True, False, True, False, True, False, False, True, True],
                       dtype="boolean")
-    table = filtering.truth_table(scored, truth, "ocr").set_index("method")
+    table = text_methods.truth_table(scored, truth, "ocr").set_index("method")
     ocr = table.loc["ocr decision"]
     # ocr says text on 0,1,2,5,9; truth on 0,1,3,5,8,9 -> tp 4 (0,1,5,9), fp 1 (2), fn 2 (3,8)
     assert (ocr["true positives"], ocr["false positives"], ocr["false negatives"]) == (4, 1, 2)
@@ -248,8 +248,8 @@ def fake_scorers(monkeypatch, noise_manifest):
                              "text": ["EXIT" if s == 0.95 else "" for s in score],
                              "confidence": score, "error": error})
 
-    monkeypatch.setattr(filtering, "text_scores", cnn)
-    monkeypatch.setattr(filtering.text_detection, "ocr_scores", ocr)
+    monkeypatch.setattr(text_methods, "text_scores", cnn)
+    monkeypatch.setattr(text_methods.text_detection, "ocr_scores", ocr)
     return manifest
 
 
@@ -319,14 +319,14 @@ def _scored(p_sadness, p_others):
 ])
 def test_degenerate_filter_output_is_refused_saying_what_to_change(p_sadness, p_others, what):
     scored = _scored(p_sadness, p_others)
-    scored["kept"] = filtering.apply_threshold(scored, 0.5)
+    scored["kept"] = text_methods.apply_threshold(scored, 0.5)
     with pytest.raises(ValueError) as info:
         filtering.check_filter_output(scored, "cnn", 0.5)
     message = str(info.value)
     assert what in message and "at threshold 0.5" in message and "Nothing was written" in message
     assert MATCH_PAPER in message and "notebook 01" in message
     ok = _scored([0.1, 0.9], [0.2, 0.8])
-    ok["kept"] = filtering.apply_threshold(ok, 0.5)
+    ok["kept"] = text_methods.apply_threshold(ok, 0.5)
     filtering.check_filter_output(ok, "cnn", 0.5)  # one of each kept: fine
 
 

@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from sadutils import analysis
 from sadutils.analysis.gradcam import GradCam
 from sadutils.reporting import analysis as report
+from sadutils.reporting import analysis_figures as figures
 from sadutils.workspace import Workspace
 
 
@@ -78,17 +79,17 @@ def test_identical_note():
 def test_figures(tmp_path, write_jpeg):
     frame = _frame(GROUPS)
     rates = analysis.rates_by_model({"A": frame, "B": frame}, "fine_label")
-    assert isinstance(report.plot_call_rates(rates, "fine_label", "t"), Figure)
+    assert isinstance(figures.plot_call_rates(rates, "fine_label", "t"), Figure)
     sweeps = {"A": analysis.ratio_sweep(frame, [0.3, 0.6], seed=0)}
     curves = {"A": analysis.expected_curve(frame)}
-    assert isinstance(report.plot_prior_sweep(curves, sweeps, 0.5, "t"), Figure)
+    assert isinstance(figures.plot_prior_sweep(curves, sweeps, 0.5, "t"), Figure)
     paths = [str(write_jpeg(tmp_path / f"{i}.jpg", seed=i)) for i in range(2)]
     mistakes = {"A": pd.DataFrame({"path": paths + [str(tmp_path / "gone.jpg")],
                                    "label": "others", "fine_label": "joy", "pred": "sadness",
                                    "confidence": 0.9}),
                 "B": pd.DataFrame(columns=["path", "label", "fine_label", "pred",
                                            "confidence"])}
-    assert isinstance(report.plot_failures(mistakes, title="t"), Figure)
+    assert isinstance(figures.plot_failures(mistakes, title="t"), Figure)
     images = np.zeros((2, 8, 8, 3), dtype=np.uint8)
     cam = GradCam(np.zeros((2, 8, 8)), np.zeros((2, 2, 2)), np.array([[0.7, 0.3], [0.4, 0.6]]),
                   np.array([0, 1]), "layer")
@@ -96,7 +97,7 @@ def test_figures(tmp_path, write_jpeg):
                           "fine_label": ["neglect", "joy"],
                           "cell": ["sadness, right for 1 of 1 models",
                                    "others, right for 1 of 1 models"]})
-    assert isinstance(report.plot_gradcam_grid({"A": (images, cam)}, picks), Figure)
+    assert isinstance(figures.plot_gradcam_grid({"A": (images, cam)}, picks), Figure)
     summary = analysis.heat_summary({"A": (images, cam)})
     assert summary["blank"].tolist() == [2] and np.isnan(summary["agreement"].iloc[0])
     assert "Over the 2 images" in report.heat_reading(summary)
@@ -114,7 +115,7 @@ def test_chapter_saved_and_read_back(tmp_path, fake_record):
     assert chapter.markdown("### Heading") == "### Heading"
     text = chapter.table(pd.DataFrame({"a": [1.5]}), "numbers")
     assert text.startswith("| a |")
-    fig, _ = report.new_figure()
+    fig, _ = figures.new_figure()
     shown = chapter.figure(fig, "plot")
     assert shown._repr_png_().startswith(b"\x89PNG")  # rendered once, displayed as it is
     chapter.start("failures")

@@ -16,6 +16,7 @@ import pytest
 from sadutils.paper import TABLE_TITLES, TABLES, paper_table
 from sadutils.provenance import provenance
 from sadutils.records import Record
+from sadutils.reporting import table_html as th
 from sadutils.reporting import tables as tb
 from sadutils.workspace import Workspace
 
@@ -196,18 +197,18 @@ def test_cell_lines_stack_paper_ours_interval_difference(demo_ws, fake_record):
     fake_record(demo_ws, "fake-x", accuracy=0.7612, f1=(0.71, 0.78, 0.745))
     fake_record(demo_ws, "fake-r", row="ResNet50", backbone="resnet50", accuracy=0.7)
     rows = {r.model: r for r in tb.comparison_rows(demo_ws, 1)}
-    lines = tb.cell_lines(rows["Xception"].cells[0])
+    lines = th.cell_lines(rows["Xception"].cells[0])
     assert [(l.kind, l.label, l.text, l.link) for l in lines] == [
         ("paper", "paper", "72.53", False), ("ours", "ours", "76.1", True),
         ("interval", "95% CI", "[71.1, 81.1]", False), ("difference", "Δ", "+3.59", False),
         ("consistent", "paper in CI", "yes", False)]  # 72.53 lies in [71.1, 81.1]
-    overall = tb.cell_lines(rows["Xception"].cells[3])  # no interval stored: no such line
+    overall = th.cell_lines(rows["Xception"].cells[3])  # no interval stored: no such line
     assert [l.kind for l in overall] == ["paper", "ours", "difference"]
-    assert [(l.kind, l.text) for l in tb.cell_lines(rows["EfficientNetV2B0"].cells[0])] == \
+    assert [(l.kind, l.text) for l in th.cell_lines(rows["EfficientNetV2B0"].cells[0])] == \
         [("paper", "74.14"), ("missing", tb.NOT_RUN)]
     resnet = rows["ResNet50"]
     assert not resnet.in_paper and resnet.label == f"ResNet50 ({tb.NOT_IN_PAPER})"
-    assert [l.kind for l in tb.cell_lines(resnet.cells[0])] == ["ours", "interval"]
+    assert [l.kind for l in th.cell_lines(resnet.cells[0])] == ["ours", "interval"]
 
 
 def test_a_cell_can_take_more_lines(demo_ws, fake_record):
@@ -215,18 +216,18 @@ def test_a_cell_can_take_more_lines(demo_ws, fake_record):
     fake_record(demo_ws, "fake-x")
 
     def seeds_line(cell):
-        return None if cell.value is None else tb.CellLine("seeds", "3 seeds", "± 1.0")
+        return None if cell.value is None else th.CellLine("seeds", "3 seeds", "± 1.0")
 
-    makers = [*tb.CELL_LINES, seeds_line]
-    html = tb.comparison_html(demo_ws, 1, makers=makers)
+    makers = [*th.CELL_LINES, seeds_line]
+    html = th.comparison_html(demo_ws, 1, makers=makers)
     assert html.count("sadutils-seeds") == 4  # Xception's four metrics; the others not run
-    assert tb.comparison_html(demo_ws, 1).count("sadutils-seeds") == 0
+    assert th.comparison_html(demo_ws, 1).count("sadutils-seeds") == 0
 
 
 def test_comparison_html_has_the_papers_five_columns(demo_ws, fake_record):
     fake_record(demo_ws, "fake-x", source="scratch")
     fake_record(demo_ws, "fake-r", row="ResNet50", backbone="resnet50", accuracy=0.7)
-    html = tb.comparison_html(demo_ws, "table1",
+    html = th.comparison_html(demo_ws, "table1",
                               record_href=lambda rec: f"records/{rec.run_id}.json")
     assert isinstance(html, str) and html._repr_html_() == html  # notebooks show it as HTML
     assert html.startswith('<table class="sadutils-comparison" data-table="table1" '
@@ -241,9 +242,9 @@ def test_comparison_html_has_the_papers_five_columns(demo_ws, fake_record):
             in html)
     assert html.count('href="records/fake-x.json"') == 4
     assert html.count('href="records/fake-r.json"') == 4
-    plain = tb.comparison_html(demo_ws, "table1")
+    plain = th.comparison_html(demo_ws, "table1")
     assert "<a " not in plain and plain.count("sadutils-ours") == 8
-    only = tb.paper_only_html(3)
+    only = th.paper_only_html(3)
     assert 'data-table="table3" data-profile=""' in only
     assert only.count("sadutils-paper") == 16 and "sadutils-ours" not in only
     assert '<span class="sadutils-label">paper</span> 69.10' in only
@@ -262,7 +263,7 @@ def test_several_seeds_show_their_mean_and_spread(demo_ws, fake_record):
     acc = row.cells[0]
     assert acc.value == pytest.approx(75.0) and acc.n_seeds == 2
     assert acc.sd == pytest.approx(np.std([70, 80], ddof=1))
-    lines = {l.kind: l for l in tb.cell_lines(acc)}
+    lines = {l.kind: l for l in th.cell_lines(acc)}
     assert lines["seeds"].label == "± sd, 2 seeds" and lines["seeds"].text == "7.1"
     wide = tb.comparison_table(demo_ws, 1).set_index("Model")
     assert wide.loc["Xception", "Accuracy % reproduced [95% CI]"].startswith("75.0 ± 7.1")

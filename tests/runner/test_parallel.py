@@ -82,13 +82,13 @@ def test_bad_arguments():
 
 
 def test_device_slots(monkeypatch):
-    from sadutils.runner import execute
+    from sadutils.runner import parallel
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
-    assert execute.device_slots(2) == (2, [None, None])  # no GPU: the jobs share the CPU
+    assert parallel.device_slots(2) == (2, [None, None])  # no GPU: the jobs share the CPU
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,3")
-    assert execute.device_slots(1) == (1, [None])
-    assert execute.device_slots(4) == (2, [{"CUDA_VISIBLE_DEVICES": "0"},
+    assert parallel.device_slots(1) == (1, [None])
+    assert parallel.device_slots(4) == (2, [{"CUDA_VISIBLE_DEVICES": "0"},
                                            {"CUDA_VISIBLE_DEVICES": "3"}])
     with pytest.raises(ValueError, match="at least 1"):
-        execute.device_slots(0)
+        parallel.device_slots(0)

@@ -1,0 +1,274 @@
+"""One notebook run: papermill executes it, its kernel's noise goes to the run's log, its
+progress events reach the reader, and its executed copy is titled after the run.
+
+:mod:`sadutils.runner.execute` decides *whether* a run runs (``sadutils reproduce``); this
+module is *how*. A failure is an outcome (:class:`RunOutcome`), never an exception.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import nbformat
+import papermill
+
+from .. import backbones as registry
+from ..progress import PROGRESS_ENV, describe, read_events
+from ..workspace import shown_path
+from .kernel import KERNEL_ARGUMENTS, kernel_manager_class
+from .steps import NotebookRun
+
+#: Seconds between two progress lines that are not epoch ends, when the terminal cannot
+#: rewrite its last line (a log file, CI).
+PLAIN_PROGRESS_INTERVAL_S = 30.0
+
+
+@dataclass
+class RunOutcome:
+    """What happened to one notebook run.
+
+    Attributes
+    ----------
+    name : str
+    status : str
+        ``ran``, ``skipped``, ``failed`` or ``blocked`` (not run because a run it depends on
+        failed or was blocked).
+    reason : str
+        Why it ran or was skipped.
+    wall_s : float or None
+    output : Path or None
+        The executed notebook.
+    log : Path or None
+        The kernel's own output (None when it went to the terminal, with ``verbose``).
+    error : str or None
+        For a failure: the failing cell and the error's first line.
+    cell_index, cell_source
+        The failing cell: its index in the executed notebook and its first line.
+    """
+
+    name: str
+    status: str
+    reason: str = ""
+    wall_s: float | None = None
+    output: Path | None = None
+    log: Path | None = None
+    error: str | None = None
+    cell_index: int | None = None
+    cell_source: str | None = None
+
+
+def _first_line(source) -> str:
+    for line in str(source).splitlines():
+        if line.strip():
+            return line.strip()[:120]
+    return ""
+
+
+def _kernel_name(notebook: Path) -> str:
+    """The notebook's own kernel, or ``python3``."""
+    try:
+        meta = json.loads(notebook.read_text(encoding="utf-8")).get("metadata", {})
+        return meta.get("kernelspec", {}).get("name") or "python3"
+    except (OSError, ValueError, AttributeError):
+        return "python3"
+
+
+def progress_shower(label: str, echo, status):
+    """What to do with each progress event of a run.
+
+    All events go to ``status``; without one, each epoch's end goes to ``echo``, and other
+    progress only once the run has gone :data:`PLAIN_PROGRESS_INTERVAL_S` without a line
+    (short steps say nothing).
+
+    Parameters
+    ----------
+    label : str
+        The run's label (``[3/8] 03_train-xception``).
+    echo : callable
+        Prints one line.
+    status : callable or None
+        Rewrites the terminal's status line in place (None where it cannot: a log, CI).
+
+    Returns
+    -------
+    callable
+        ``show(event)`` for :class:`_ProgressWatcher`.
+    """
+    last_plain = [time.monotonic()]
+
+    def show(event: dict) -> None:
+        text = f"{label}: {describe(event)}"
+        if status is not None:
+            status(text)
+        elif event.get("kind") == "epoch" or \
+                time.monotonic() - last_plain[0] >= PLAIN_PROGRESS_INTERVAL_S:
+            last_plain[0] = time.monotonic()
+            echo("    " + describe(event))
+    return show
+
+
+class _ProgressWatcher(threading.Thread):
+    """Reads a run's progress file while its notebook runs, handing each event on."""
+
+    def __init__(self, path: Path, on_event, every_s: float = 0.5):
+        super().__init__(daemon=True)
+        self.path, self.on_event, self.every_s = path, on_event, every_s
+        self.offset = 0
+        self.done = threading.Event()
+
+    def poll(self) -> None:
+        events, self.offset = read_events(self.path, self.offset)
+        for event in events:
+            self.on_event(event)
+
+    def run(self) -> None:
+        while not self.done.wait(self.every_s):
+            self.poll()
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join()
+        self.poll()  # what came in since the last look
+
+
+def execute_run(run: NotebookRun, source: Path, output: Path, parameters: dict, why: str,
+             kernel_name: str | None, log: Path | None = None, on_progress=None,
+             progress_path: Path | None = None, device: dict | None = None) -> RunOutcome:
+    """Execute one notebook with papermill; a failure becomes an outcome, never an exception.
+
+    Parameters
+    ----------
+    run : NotebookRun
+    source, output : Path
+        The notebook and where its executed copy goes.
+    parameters : dict
+        Papermill's parameters.
+    why : str
+        Why it runs (kept in the outcome and the log).
+    kernel_name : str or None
+        None: the notebook's own kernel.
+    log : Path, optional
+        Where the kernel's own output (TensorFlow's C++ messages, Jupyter's warnings) and
+        papermill's messages go; None: to the terminal, with the cells' output.
+    on_progress : callable, optional
+        Receives the notebook's progress events (read from ``progress_path``).
+    progress_path : Path, optional
+    device : dict, optional
+        Variables for the kernel's environment that choose its device
+        (``CUDA_VISIBLE_DEVICES``).
+
+    Returns
+    -------
+    RunOutcome
+        ``ran`` or ``failed`` (with the failing cell and the error's first line), and the
+        wall time.
+    """
+    t0 = time.perf_counter()
+    outcome = RunOutcome(run.name, "ran", why, output=output, log=log)
+    environment = dict(device or {})
+    watcher = None
+    if progress_path is not None and on_progress is not None:
+        progress_path.parent.mkdir(parents=True, exist_ok=True)
+        progress_path.write_text("")
+        environment[PROGRESS_ENV] = str(progress_path)
+        watcher = _ProgressWatcher(progress_path, on_progress)
+    papermill_log = logging.getLogger("papermill")
+    handler, propagate = None, papermill_log.propagate
+    log_file = None
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log_file = open(log, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed below
+        log_file.write(f"sadutils reproduce: {run.name} ({why}), started "
+                       f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}; "
+                       "what the kernel wrote outside its cells follows\n")
+        handler = logging.StreamHandler(log_file)
+        papermill_log.propagate = False
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("[papermill] %(levelname)s %(message)s"))
+    # Runs may execute side by side (--jobs): each log takes its own thread's messages only.
+    this_thread = threading.get_ident()
+    handler.addFilter(lambda record: record.thread == this_thread)
+    papermill_log.addHandler(handler)
+    if watcher is not None:
+        watcher.start()
+    try:
+        papermill.execute_notebook(
+            str(source), str(output), parameters=parameters, cwd=str(source.parent),
+            kernel_name=kernel_name or _kernel_name(source), progress_bar=False,
+            log_output=log is None, kernel_manager_class=kernel_manager_class(
+                log_file, environment), extra_arguments=list(KERNEL_ARGUMENTS))
+    except papermill.PapermillExecutionError as exc:
+        outcome.status = "failed"
+        outcome.cell_index, outcome.cell_source = exc.cell_index, _first_line(exc.source)
+        outcome.error = (f"cell {exc.cell_index} (`{outcome.cell_source}`): "
+                         f"{exc.ename}: {_first_line(exc.evalue)}")
+    except Exception as exc:  # noqa: BLE001 - a dead kernel, a missing kernel, a timeout...
+        outcome.status = "failed"
+        outcome.error = f"{type(exc).__name__}: {_first_line(str(exc)) or repr(exc)}"
+    finally:
+        if watcher is not None:
+            watcher.stop()
+        papermill_log.removeHandler(handler)
+        papermill_log.propagate = propagate
+        if log_file is not None:
+            log_file.write(f"sadutils reproduce: {run.name} {outcome.status}"
+                           + (f": {outcome.error}" if outcome.error else "") + "\n")
+            log_file.close()
+    outcome.wall_s = time.perf_counter() - t0
+    return outcome
+
+
+def _run_title(parameters: dict, run: NotebookRun) -> str | None:
+    """What tells this run's executed notebook apart from its notebook's other runs: the
+    backbone's row for runs that name a backbone (``EfficientNetV2B2``, ``Xception
+    no-pretrain``), else None."""
+    if "backbone" not in run.parameters:
+        return None
+    try:
+        return registry.get(parameters["backbone"]).row(parameters.get("pretrained", True)
+                                                         is not False)
+    except (ValueError, KeyError):
+        return run.name
+
+
+def retitle(output: Path, parameters: dict, run: NotebookRun) -> None:
+    """Name the run in its executed notebook's title, and keep papermill's record of the
+    input and output paths relative to the checkout, not the building machine's folders.
+
+    Parameters
+    ----------
+    output : Path
+        The executed notebook (nothing happens when it is missing).
+    parameters : dict
+        The run's parameters.
+    run : NotebookRun
+        Runs naming a backbone get its row as a suffix of the first heading
+        (``# Fine-tuning a backbone (Table 1): EfficientNetV2B2``).
+    """
+    if not output.is_file():
+        return
+    nb = nbformat.read(str(output), as_version=4)
+    suffix = _run_title(parameters, run)
+    if suffix:
+        for cell in nb.cells:
+            if cell.cell_type != "markdown":
+                continue
+            lines = cell.source.split("\n")
+            for i, line in enumerate(lines):
+                if line.startswith("# ") and not line.rstrip().endswith(f": {suffix}"):
+                    lines[i] = f"{line.rstrip()}: {suffix}"
+                    cell.source = "\n".join(lines)
+                    break
+            break
+    paths = nb.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if isinstance(paths.get(key), str):
+            paths[key] = shown_path(paths[key])
+    nbformat.write(nb, str(output))
