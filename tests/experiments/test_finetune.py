@@ -18,7 +18,7 @@ from sadutils.config import CLASS_NAMES
 from sadutils.data.formats import Loaded
 from sadutils.data.manifests import read_manifest, save_manifest
 from sadutils.data.webemo import load_webemo
-from sadutils.experiments import filtering, finetune
+from sadutils.experiments import filtering, finetune, text_methods
 from sadutils.paper import paper_rows
 from sadutils.records import Record
 from sadutils.reporting.tables import NOT_IN_PAPER, NOT_RUN, comparison_table, format_interval
@@ -54,7 +54,7 @@ def test_filtered_manifest_is_what_training_reads(demo_ws, monkeypatch, noise_ma
 
     # a stricter filter rewrites the filtered manifest and the split follows it
     scores = np.where(np.arange(len(manifest)) % 3 == 0, 0.9, 0.1)  # a third of each class
-    monkeypatch.setattr(filtering, "text_scores", lambda ws, m, *a, **k: scores[: len(m)])
+    monkeypatch.setattr(text_methods, "text_scores", lambda ws, m, *a, **k: scores[: len(m)])
     strict = filtering.filter_webemo(demo_ws, threshold=0.5, text_model=tiny_text_model,
                                      text_method="cnn", compare=False)
     n_kept = int((scores < 0.5).sum())
