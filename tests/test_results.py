@@ -165,6 +165,30 @@ def test_deviations_from_the_papers_settings(isolated):
     assert results.deviations(scratch_row) == []  # the ablation row is meant to be random
 
 
+def test_a_cross_dataset_test_is_compared_by_its_models_training_recipe(isolated):
+    from sadutils.workspace import Workspace
+
+    paper = Workspace.create("paper")
+    as_paper = {**results.PAPER_RECIPE, "n_train": 10431, "n_val": 2235, "n_test": 2235,
+                "filter_threshold": 0.5}
+    trained = _record(paper, as_paper)
+    tested = Record.cross_dataset(
+        paper, trained=trained, dataset="unbiasedemo", table="table2",
+        metrics={"accuracy": 0.7, "f1_sadness": 0.7, "f1_others": 0.7, "f1_weighted": 0.7},
+        ci95={}, seed=1, manifest_hash="x", wall_s=1.0, artifacts={}, run_id="fake-table2",
+        params={"batch_size": 64, "image_size": results.PAPER_RECIPE["image_size"],
+                "train_recipe": {k: as_paper[k] for k in results.PAPER_RECIPE}})
+    assert results.deviations(tested) == []  # inference in batches of 64 changes nothing
+    shorter = Record.cross_dataset(
+        paper, trained=trained, dataset="unbiasedemo", table="table2",
+        metrics=dict(tested.metrics), ci95={}, seed=1, manifest_hash="x", wall_s=1.0,
+        artifacts={}, run_id="fake-table2-b",
+        params={"batch_size": 64, "train_recipe": {**tested.params["train_recipe"],
+                                                   "epochs": 3, "batch_size": 16}})
+    found = results.deviations(shorter)
+    assert "3 epochs (paper: 30 epochs)" in found and any("batch 16" in t for t in found)
+
+
 def test_demo_records_always_differ(demo_ws):
     record = _record(demo_ws, {"image_size": 72, "epochs": 3})
     found = results.deviations(record)

@@ -109,8 +109,8 @@ def reproduce(p: argparse.ArgumentParser) -> None:
                    help="the backbones notebook 03 runs for (default the paper's four; any "
                         "keras.applications classifier, e.g. resnet50)")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="notebook runs at once (default 1): independent runs (the backbones, "
-                        "05 beside 03) side by side, one GPU each where there are several")
+                   help="notebook runs at once (default 1): independent runs (the backbones "
+                        "of 03; 04 beside 05) side by side, one GPU each where there are several")
     p.add_argument("--seeds", type=int, metavar="N",
                    help="models per Table 1 row, one per training seed (default: the "
                         "profile's, demo 3, paper 1)")

@@ -226,7 +226,7 @@ def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), ru
     backbones : list of str, optional
         The backbones of ``per: backbone`` steps (default the paper's four).
     jobs : int
-        Notebook runs at once: independent runs (the backbones of 03; 05 beside 03...) run
+        Notebook runs at once: independent runs (the backbones of 03; 04 beside 05) run
         side by side as soon as what they depend on has finished, each on a GPU of its own
         where there are several GPUs (at most one job per GPU), on the CPU otherwise. The
         state file is written by one job at a time; records and models are per run.
