@@ -53,7 +53,21 @@ def wilson_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     return float(ci.low), float(ci.high)
 
 
-def _require(frame: pd.DataFrame, columns, what: str) -> None:
+def require_columns(frame: pd.DataFrame, columns, what: str) -> None:
+    """Refuse a table that lacks columns the analysis reads.
+
+    Parameters
+    ----------
+    frame : DataFrame
+    columns : iterable of str
+    what : str
+        The table's name in the message (a file name, "the predictions").
+
+    Raises
+    ------
+    ValueError
+        Naming the missing columns and those the table has.
+    """
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(f"{what} has no column(s) {', '.join(missing)}; it has "
@@ -91,7 +105,7 @@ def sadness_call_rates(predictions: pd.DataFrame, by, level: float = 0.95,
         When a column is missing or ``predictions`` is empty.
     """
     by = [by] if isinstance(by, str) else list(by)
-    _require(predictions, ["label", "pred", *by], what)
+    require_columns(predictions, ["label", "pred", *by], what)
     if predictions.empty:
         raise ValueError(f"{what} has no rows")
     frame = predictions.assign(_called=predictions["pred"].astype(str) == SADNESS)
@@ -160,7 +174,7 @@ def object_separation(rates: pd.DataFrame, by: str = "object") -> pd.DataFrame:
         ``model`` (when present), ``by``, ``recall``, ``false-sadness rate``, ``separation``,
         ``n_sadness``, ``n_others``; an object lacking one class gets NaN.
     """
-    _require(rates, [by, "label", "measure", "rate", "n"], "the rates table")
+    require_columns(rates, [by, "label", "measure", "rate", "n"], "the rates table")
     keys = (["model"] if "model" in rates.columns else []) + [by]
     wide = rates.pivot_table(index=keys, columns="measure", values="rate", aggfunc="first",
                              sort=False)

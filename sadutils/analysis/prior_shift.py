@@ -27,6 +27,7 @@ from ..config import CLASS_NAMES, OTHERS, SADNESS
 from ..data.manifests import sample_per_class
 from ..experiments.cross_dataset import ratio_counts
 from ..metrics import classification_metrics
+from .groups import require_columns
 
 #: The metrics swept and split, as in the paper's tables.
 SHIFT_METRICS = ("accuracy", "f1_sadness", "f1_others", "f1_weighted")
@@ -57,12 +58,6 @@ class ClassRates:
         return self.n_sadness / (self.n_sadness + self.n_others)
 
 
-def _check_frame(frame: pd.DataFrame, what: str) -> None:
-    missing = [c for c in ("label", "pred") if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{what} has no column(s) {', '.join(missing)}")
-
-
 def class_rates(frame: pd.DataFrame, what: str = "the predictions") -> ClassRates:
     """Recall and specificity of a model on a test set.
 
@@ -82,7 +77,7 @@ def class_rates(frame: pd.DataFrame, what: str = "the predictions") -> ClassRate
     ValueError
         When a column is missing or a class has no image.
     """
-    _check_frame(frame, what)
+    require_columns(frame, ("label", "pred"), what)
     label, pred = frame["label"].astype(str), frame["pred"].astype(str)
     sad, oth = label == SADNESS, label == OTHERS
     if not sad.any() or not oth.any():
@@ -154,7 +149,7 @@ def ratio_subset(frame: pd.DataFrame, sadness_fraction, seed: int) -> pd.DataFra
     ValueError
         For a fraction outside (0, 1) or one that leaves a class empty.
     """
-    _check_frame(frame, "the predictions")
+    require_columns(frame, ("label", "pred"), "the predictions")
     by_label = frame["label"].value_counts()
     counts = ratio_counts(int(by_label.get(SADNESS, 0)), int(by_label.get(OTHERS, 0)),
                           sadness_fraction)
