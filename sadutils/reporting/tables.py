@@ -498,19 +498,3 @@ def cross_dataset_frame(results: dict) -> pd.DataFrame:
                 **{k: round(m[k], 3) for k in ("f1_sadness", "f1_others", "f1_weighted")},
                 "run_id": rec.run_id})
     return pd.DataFrame(rows)
-
-
-def paper_only_table(table) -> pd.DataFrame:
-    """The paper's values of one table under the column names of :func:`comparison_table`.
-
-    Parameters
-    ----------
-    table : str
-
-    Returns
-    -------
-    DataFrame
-    """
-    return paper_table(table_id(table)).rename(columns={
-        "row": "Model", "accuracy_pct": "Accuracy % paper", "f1_sadness": "Sadness F1 paper",
-        "f1_others": "Others F1 paper", "f1_overall": "Overall F1 paper"})

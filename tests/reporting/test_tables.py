@@ -21,22 +21,6 @@ from sadutils.reporting import tables as tb
 from sadutils.workspace import Workspace
 
 
-# --------------------------------------------------------------------------- paper values
-# (the published numbers themselves are checked in tests/test_paper.py)
-
-def test_paper_only_table_uses_the_comparison_column_names(demo_ws):
-    only = tb.paper_only_table("Table 2")
-    compared = tb.comparison_table(demo_ws, "table2")
-    assert list(only.columns) == ["Model"] + [f"{label} paper" for label in
-                                             ("Accuracy %", "Sadness F1", "Others F1",
-                                              "Overall F1")]
-    assert set(only.columns) <= set(compared.columns)
-    assert list(only["Model"]) == list(compared["Model"])
-    assert list(only["Accuracy % paper"]) == list(compared["Accuracy % paper"])
-    with pytest.raises(ValueError, match="table4"):
-        tb.paper_only_table(4)
-
-
 # --------------------------------------------------------------------------- comparison tables
 
 def test_comparison_table_without_records_says_not_run(demo_ws):
