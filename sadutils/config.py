@@ -7,6 +7,7 @@ backbones are :mod:`sadutils.backbones`'; the paper's published numbers are
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 #: The two classes of the paper's task, in the index order used by every model (0, 1).
@@ -26,6 +27,29 @@ WEBEMO_CONFUSION_FINE = 2
 
 #: Columns every manifest has, whatever the dataset (loaders may add more after these).
 MANIFEST_COLUMNS = ("path", "label", "fine_label", "dataset")
+
+
+#: The number of CPU cores this process may use, when a runner shares the machine among
+#: several processes (``sadutils reproduce --jobs``); unset, all of them.
+CPUS_ENV = "SADUTILS_CPUS"
+
+
+def cpu_count() -> int:
+    """The CPU cores this process may use: ``$SADUTILS_CPUS`` when set, else the cores the
+    operating system lets it run on.
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
+    given = os.environ.get(CPUS_ENV, "")
+    if given.isdigit() and int(given) > 0:
+        return int(given)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def check_choice(name: str, value, choices) -> None:

@@ -21,9 +21,10 @@ import tensorflow as tf
 # ("IProgress not found"), and bars are only drawn for a terminal here.
 from tqdm import tqdm
 
+from .config import cpu_count
 from .data.images import ImageError, load_rgb_array
 from .fileio import atomic_path, write_json
-from .progress import report
+from .progress import phase, report
 
 
 def decode_images(paths, image_size: int, workers: int | None = None, progress: bool = False):
@@ -43,7 +44,7 @@ def decode_images(paths, image_size: int, workers: int | None = None, progress: 
         except ImageError as exc:
             failed.append((paths[i], exc.reason))
 
-    workers = workers or min(16, (os.cpu_count() or 2) * 2)
+    workers = workers or min(16, cpu_count() * 2)
     with ThreadPoolExecutor(workers) as pool:
         iterator = pool.map(one, range(len(paths)))
         if progress:
@@ -77,10 +78,11 @@ def cached_images(paths, image_size: int, cache_dir, progress: bool = False):
     failed_file = array_file.with_suffix(".failed.json")
     if array_file.is_file() and failed_file.is_file():
         return np.load(array_file, mmap_mode="r"), [tuple(x) for x in json.loads(failed_file.read_text())]
-    images, failed = decode_images(paths, image_size, progress=progress)
-    with atomic_path(array_file, suffix=".npy") as tmp:
-        np.save(tmp, images)
-    write_json(failed_file, failed)
+    with phase("decode images", images=len(paths), image_size=image_size):
+        images, failed = decode_images(paths, image_size, progress=progress)
+        with atomic_path(array_file, suffix=".npy") as tmp:
+            np.save(tmp, images)
+        write_json(failed_file, failed)
     return images, failed
 
 

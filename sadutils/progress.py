@@ -8,6 +8,11 @@ it is set (the runner sets it for each kernel) and does nothing otherwise, so a 
 hand or a test is unaffected. The runner reads the lines back with :func:`read_events` and
 shows them with :func:`describe`.
 
+The same channel carries the run's *profile*: :func:`phase` times a stretch of work (decoding
+images, building a model, an epoch, the BatchNorm refresh, scoring, bootstrap intervals, OCR)
+and reports its wall and CPU seconds as a ``phase`` event, which the runner keeps in the run's
+timing file (:func:`sadutils.runner.notebook.run_timing`) and the book's Performance page shows.
+
 Only the standard library is used here: the runner imports this module without starting
 TensorFlow.
 """
@@ -16,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 #: The environment variable naming the progress file of the current kernel.
@@ -32,8 +38,8 @@ def report(kind: str, *, force: bool = False, **fields) -> bool:
     Parameters
     ----------
     kind : str
-        ``epoch`` (an epoch ended), ``batch`` (within an epoch) or ``images`` (images decoded
-        or scored).
+        ``epoch`` (an epoch ended), ``batch`` (within an epoch), ``images`` (images decoded
+        or scored) or ``phase`` (a timed stretch of work, :func:`phase`).
     force : bool
         Send even if an event of this kind went out less than :data:`MIN_INTERVAL_S` ago
         (the first and last of a series always should).
@@ -62,6 +68,68 @@ def report(kind: str, *, force: bool = False, **fields) -> bool:
     except OSError:
         return False
     return True
+
+
+def clock() -> tuple[float, float, float]:
+    """Now, as :func:`report_phase` measures from it: wall clock, process CPU time, epoch time."""
+    return time.perf_counter(), time.process_time(), time.time()
+
+
+def report_phase(name: str, since: tuple[float, float, float], **fields) -> bool:
+    """Report the work done since ``since`` (a :func:`clock` reading) as a ``phase`` event.
+
+    Parameters
+    ----------
+    name : str
+        What was timed, as the profile shows it (``"decode images"``, ``"epoch"``); phases of
+        one name add up in the profile.
+    since : tuple
+        :func:`clock` at the start of the work.
+    **fields
+        JSON-serialisable details (``images=650``, ``epoch=2``).
+
+    Returns
+    -------
+    bool
+        Whether it was written (see :func:`report`).
+
+    Notes
+    -----
+    The CPU seconds are the whole process's (all threads), so ``cpu_s / wall_s`` is the number
+    of cores the phase kept busy.
+    """
+    wall0, cpu0, start = since
+    return report("phase", force=True, phase=name, start=round(start, 3),
+                  wall_s=round(time.perf_counter() - wall0, 4),
+                  cpu_s=round(time.process_time() - cpu0, 4), **fields)
+
+
+@contextmanager
+def phase(name: str, **fields):
+    """Time a block of a run's work and report it as a ``phase`` event (:func:`report_phase`).
+
+    Parameters
+    ----------
+    name : str
+    **fields
+        JSON-serialisable details.
+
+    Yields
+    ------
+    dict
+        Fields added to it inside the block are reported too.
+
+    Notes
+    -----
+    Nothing is written without a progress file (a notebook run by hand). A block that raises
+    is reported with ``failed=True``.
+    """
+    extra, since, failed = dict(fields), clock(), True
+    try:
+        yield extra
+        failed = False
+    finally:
+        report_phase(name, since, **({"failed": True} if failed else {}), **extra)
 
 
 def read_events(path, offset: int = 0) -> tuple[list[dict], int]:
@@ -134,9 +202,12 @@ def describe(event: dict) -> str:
     -------
     str
         e.g. ``"training xception: epoch 2/3, loss 0.612, accuracy 0.684, val_loss 0.655,
-        val_accuracy 0.641; about 35 s left"`` or ``"scoring images for text: 640/1,200"``.
+        val_accuracy 0.641; about 35 s left"`` or ``"scoring images for text: 640/1,200"``;
+        empty for a ``phase`` event (a profile entry, not progress).
     """
     kind = event.get("kind")
+    if kind == "phase":  # a profile entry, not progress
+        return ""
     step = event.get("step") or ""
     done, total = event.get("done"), event.get("total")
     count = f"{done:,}/{total:,}" if isinstance(done, int) and isinstance(total, int) else ""

@@ -5,6 +5,7 @@ so that two numbers from different machines, versions or commits can be told apa
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import subprocess
@@ -13,7 +14,11 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from .fileio import file_sha256
 from .workspace import repo_root
+
+#: The package whose code a run's results depend on.
+PACKAGE = Path(__file__).resolve().parent
 
 #: Distributions whose versions a record names (key in the record -> distribution name).
 VERSIONED = (("tensorflow", "tensorflow"), ("keras", "keras"), ("numpy", "numpy"),
@@ -43,6 +48,24 @@ def git(*args: str, cwd: Path | None = None) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
+def code_fingerprint() -> str:
+    """Hash of the sadutils source: every ``.py`` file of the package and ``paper_tables.csv``.
+
+    Part of the runner's key of every notebook run, and of the training key that tells two
+    identical trainings apart from different ones (:mod:`sadutils.experiments.finetune`).
+
+    Returns
+    -------
+    str
+        64 hex digits.
+    """
+    files = sorted(p for p in PACKAGE.rglob("*")
+                   if p.is_file() and (p.suffix == ".py" or p.name == "paper_tables.csv")
+                   and "__pycache__" not in p.parts)
+    listing = "\n".join(f"{p.relative_to(PACKAGE).as_posix()}\t{file_sha256(p)}" for p in files)
+    return hashlib.sha256(listing.encode("utf-8")).hexdigest()
+
+
 def version(distribution: str) -> str | None:
     """The installed version of a distribution, or None when it is not installed."""
     try:
@@ -57,6 +80,42 @@ def memory_bytes() -> int | None:
         return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (AttributeError, ValueError, OSError):
         return None
+
+
+#: CPU features that decide how fast TensorFlow runs here (the same demo takes about twice as
+#: long on a CPU with AVX2 only as on one with AMX or AVX-512).
+CPU_FEATURES = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile")
+
+
+def _cpuinfo(key: str) -> str | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(key):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def cpu_flags() -> list[str]:
+    """The CPU's features among :data:`CPU_FEATURES` (empty where the OS does not say)."""
+    flags = set((_cpuinfo("flags") or "").split())
+    return [f for f in CPU_FEATURES if f in flags]
+
+
+def cpu_model() -> str | None:
+    """The CPU's model name with its vector features, e.g. ``"AMD EPYC (avx2, avx512f)"``.
+
+    Returns
+    -------
+    str or None
+        None where the OS says nothing of the CPU.
+    """
+    name = _cpuinfo("model name") or platform.processor() or None
+    flags = cpu_flags()
+    if name is None:
+        return None
+    return f"{name} ({', '.join(flags)})" if flags else name
 
 
 def _gpus() -> list[str] | None:

@@ -29,6 +29,7 @@ import pandas as pd
 from .config import PROFILES
 from .fileio import write_text
 from .paper import TABLES, table_id
+from .progress import phase
 from .provenance import provenance
 from .workspace import Workspace
 
@@ -387,7 +388,8 @@ class Record:
         path = ws.record_file(self.run_id)
         if path.exists():
             raise FileExistsError(f"a record with run_id {self.run_id!r} already exists: {path}")
-        return write_text(path, json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
+        with phase("write record", record_kind=self.kind):
+            return write_text(path, json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -396,9 +398,11 @@ class Record:
         # Files are stored relative to the results folder (Path values); strings as given.
         stored = {k: ws.relative(v) if isinstance(v, PurePath) else v
                   for k, v in artifacts.items() if v is not None}
+        with phase("record provenance (git, versions)"):
+            origin = provenance(seed, manifest_hash, wall_s)
         return cls(
             run_id=run_id or make_run_id(*run_parts), kind=kind, profile=ws.name,
-            provenance=provenance(seed, manifest_hash, wall_s), artifacts=stored,
+            provenance=origin, artifacts=stored,
             **{k: to_jsonable(v) for k, v in fields.items()})
 
     @classmethod

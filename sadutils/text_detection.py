@@ -45,6 +45,7 @@ from rapidocr.ch_ppocr_rec import TextRecInput, TextRecognizer
 from rapidocr.utils.process_img import get_rotate_crop_image
 from tqdm.auto import tqdm
 
+from .config import cpu_count
 from .data.images import DEFAULT_MAX_PIXELS, ImageError, open_rgb
 
 #: The package whose wheel ships the models.
@@ -90,7 +91,8 @@ class OcrSettings:
         onnxruntime threads per model call (intra-op). With several ``workers`` 1 is best.
     workers : int or None
         Images scored at once (threads sharing the two models; onnxruntime runs outside the
-        GIL). None: the number of CPU cores, at most 4.
+        GIL). None: the CPU cores this process may use (:func:`sadutils.config.cpu_count`),
+        at most 4.
     """
 
     min_side: int = 320
@@ -113,7 +115,7 @@ class OcrSettings:
 
     def worker_count(self) -> int:
         """The number of images scored at once."""
-        return self.workers or max(1, min(4, os.cpu_count() or 1))
+        return self.workers or min(4, cpu_count())
 
     def as_params(self) -> dict:
         """The settings as the ``params`` of a results record."""

@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from . import checkpoints
 from .fileio import atomic_path, write_text
+from .progress import clock, phase, report_phase
 
 
 # --------------------------------------------------------------------------- tf.data pipeline
@@ -245,15 +246,21 @@ def train_model(build, train_images, train_labels, val_images, val_labels, out_d
 
     policy = configure_precision(precision)
     strategy = distribution_strategy()
-    with strategy.scope():
+    with phase("build model"), strategy.scope():
         model = build()
         model.compile(optimizer=make_optimizer(optimizer, learning_rate),
                       loss=keras.losses.SparseCategoricalCrossentropy(),
                       metrics=["accuracy"])
+        # Create the optimizer's slots now, outside any tf.function. Left to the first train
+        # step (as Keras does without a distribution strategy), hundreds of variables are
+        # created inside the trace, and TensorFlow traces the step a second time: together
+        # about 40% of a demo run's first step (benchmarks/first_step.py).
+        model.optimizer.build(model.trainable_variables)
     # Global batch: each replica gets batch_size, as the paper's single-GPU recipe did.
     global_batch = batch_size * strategy.num_replicas_in_sync
     run_key = _run_key(train_images, val_images, global_batch, learning_rate, optimizer, seed)
-    restored = _resume_point(model, out_dir, run_key, history_file, best_file)
+    with phase("restore checkpoint"):
+        restored = _resume_point(model, out_dir, run_key, history_file, best_file)
     start_epoch = restored.epoch
     train_ds = make_dataset(train_images, train_labels, global_batch, shuffle=True, seed=seed,
                             first_epoch=start_epoch)
@@ -267,6 +274,7 @@ def train_model(build, train_images, train_labels, val_images, val_labels, out_d
         _keep_best_callback(best_file, history_file),
         checkpoints.CheckpointCallback(out_dir, restored.history, run_key),
         _reseed_dropout_callback(),
+        _phase_callback(),
         *extra_callbacks,
     ]
     t0 = time.perf_counter()
@@ -278,7 +286,8 @@ def train_model(build, train_images, train_labels, val_images, val_labels, out_d
     write_text(history_file, history.to_csv(index=False))
     best_epoch = int(history.loc[history["val_loss"].idxmin(), "epoch"])
     if best_file.is_file():  # saved after that epoch's refresh: validated as it is kept
-        model.load_weights(best_file)
+        with phase("load best weights"):
+            model.load_weights(best_file)
     return TrainResult(model, history, best_epoch, start_epoch, wall, policy,
                        strategy.num_replicas_in_sync)
 
@@ -303,6 +312,35 @@ def _training_forward(model):
 
         _TRAINING_FORWARDS[model] = cached
     return cached
+
+
+def _phase_callback():
+    """Report each epoch, its validation pass and the first training step (which traces the
+    train function) as phases of the run's profile (:func:`sadutils.progress.phase`)."""
+
+    class Phases(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.traced = False
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch_began = clock()
+
+        def on_train_batch_end(self, batch, logs=None):
+            if not self.traced:  # the first step of the fit traces and compiles the train step
+                self.traced = True
+                report_phase("first train step (tracing)", self.epoch_began)
+
+        def on_test_begin(self, logs=None):
+            self.test_began = clock()
+
+        def on_test_end(self, logs=None):
+            report_phase("validation", self.test_began)
+
+        def on_epoch_end(self, epoch, logs=None):
+            report_phase("epoch", self.epoch_began, epoch=int(epoch) + 1)
+
+    return Phases()
 
 
 def refresh_batchnorm_statistics(model, images, batch_size: int = 32) -> int:
@@ -362,6 +400,7 @@ def _refresh_batchnorm_callback(images, batch_size: int):
 
     class RefreshBatchNorm(keras.callbacks.Callback):
         def on_test_begin(self, logs=None):
-            refresh_batchnorm_statistics(self.model, images, batch_size)
+            with phase("BatchNorm refresh", images=len(images)):
+                refresh_batchnorm_statistics(self.model, images, batch_size)
 
     return RefreshBatchNorm()

@@ -14,6 +14,8 @@ default ``results/<profile>``). The results layout is defined here and nowhere e
     reproduce.json                   what `sadutils reproduce` ran, and with which inputs
     logs/<run name>.log              a notebook run's kernel output (TensorFlow's and
                                      Jupyter's messages), kept out of the terminal
+    timings/<run name>.json          where a notebook run's time went (kernel start, cells,
+                                     timed phases), shown on the book's Performance page
 
 Build one with :meth:`Workspace.create` from a notebook's parameters and pass it along.
 """
@@ -266,6 +268,14 @@ class Workspace:
     def log_file(self, run: str) -> Path:
         """The kernel output of a notebook run of ``sadutils reproduce``."""
         return self.logs / f"{run}.log"
+
+    @property
+    def timings(self) -> Path:
+        return self.results / "timings"
+
+    def timing_file(self, run: str) -> Path:
+        """The profile of a notebook run of ``sadutils reproduce`` (where its time went)."""
+        return self.timings / f"{run}.json"
 
     def relative(self, path) -> str:
         """``path`` relative to the results folder when it lies inside it (records store

@@ -139,3 +139,11 @@ def test_ocr(bench, capsys, tmp_path):
     assert all(r["ms_per_image"] > 0 for r in timed)
     decisions = next(r for r in rows if r["case"] == "decisions")
     assert decisions["photos_n"] == 2 and decisions["photos_balanced_accuracy"] == 1.0
+
+
+def test_first_step(bench, capsys, tmp_path):
+    out, rows = run_script(bench, capsys, "first_step", tmp_path)
+    assert "RATIO lazy/prebuilt first step [tiny]" in out
+    row = rows[0]
+    assert row["lazy_first_step_s"] > 0 and row["prebuilt_first_step_s"] > 0
+    assert row["step_s"] > 0 and row["inference_forward_first_call_s"] > 0

@@ -97,3 +97,18 @@ def test_decoding_and_scoring_report_images(channel, tmp_path, write_jpeg):
     events, _ = progress.read_events(channel)
     steps = [(e["step"], e["done"], e["total"]) for e in events]
     assert ("decoding images", 5, 5) in steps and ("scoring images", 5, 5) in steps
+
+
+def test_a_phase_reports_its_wall_and_cpu_seconds_and_details(channel):
+    with progress.phase("decode images", images=3) as extra:
+        sum(i * i for i in range(200_000))  # some CPU work
+        extra["cached"] = False
+    with pytest.raises(RuntimeError), progress.phase("epoch", epoch=1):
+        raise RuntimeError("stop")
+    events, _ = progress.read_events(channel)
+    decode, epoch = events
+    assert decode["kind"] == "phase" and decode["phase"] == "decode images"
+    assert decode["images"] == 3 and decode["cached"] is False and "failed" not in decode
+    assert decode["wall_s"] > 0 and decode["cpu_s"] > 0
+    assert epoch["phase"] == "epoch" and epoch["failed"] is True and epoch["epoch"] == 1
+    assert progress.describe(decode) == ""  # a profile entry, never a progress line

@@ -21,7 +21,7 @@ from ..demo import ensure_demo_data
 from ..fileio import write_text
 from ..metrics import calibration, evaluate_predictions
 from ..models import WeightsChoice
-from ..progress import report
+from ..progress import phase, report
 from ..records import Record
 from ..settings import TrainSettings
 from ..workspace import Workspace
@@ -220,12 +220,16 @@ def fit_and_evaluate(ws: Workspace, manifest: pd.DataFrame, *, class_names, back
         learning_rate=settings.learning_rate, optimizer=settings.optimizer, seed=settings.seed,
         resume=resume, refresh_batchnorm=settings.refresh_batchnorm, verbose=verbose,
         extra_callbacks=[EpochProgress(f"training {run}", settings.epochs)])
-    models.save_model(result.model, ws.model_file(run))
-    test = inference.predict_frame(result.model, manifest.iloc[part["test"]],
-                                   images[part["test"]],
-                                   batch_size=max(settings.batch_size, 64))
-    metrics, ci = evaluate_predictions(test["label"], test["pred"], names, seed=settings.seed)
-    metrics.update(calibration_metrics(test, names[0]))
+    with phase("save model"):
+        models.save_model(result.model, ws.model_file(run))
+    with phase("test predictions", images=len(part["test"])):
+        test = inference.predict_frame(result.model, manifest.iloc[part["test"]],
+                                       images[part["test"]],
+                                       batch_size=max(settings.batch_size, 64))
+    with phase("metrics and bootstrap intervals"):
+        metrics, ci = evaluate_predictions(test["label"], test["pred"], names,
+                                           seed=settings.seed)
+        metrics.update(calibration_metrics(test, names[0]))
     write_text(ws.predictions_file(run), test.to_csv(index=False))
     return Fitted(result, test, metrics, ci, rejected, manifest)
 

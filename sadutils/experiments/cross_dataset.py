@@ -27,6 +27,7 @@ from ..data.loaders import load_dataset
 from ..data.manifests import manifest_hash, sample_per_class
 from ..metrics import evaluate_predictions
 from ..paper import paper_rows
+from ..progress import phase
 from ..records import Record, make_run_id
 from ..results import seeds_by_row
 from ..workspace import Workspace, shown_path
@@ -321,7 +322,7 @@ def _model_file(ws: Workspace, trained: Record) -> Path:
 
 def evaluate_model(ws: Workspace, trained: Record, eval_set: EvalSet, *, batch_size: int = 64,
                    n_boot: int = 1000, seed: int | None = None, notebook=None,
-                   write: bool = True, model=None, forward=None,
+                   write: bool = True, model=None, forward=None, shared: dict | None = None,
                    progress: bool = False) -> CrossDatasetResult:
     """Test the model of a training record on ``eval_set``; record the result.
 
@@ -344,6 +345,11 @@ def evaluate_model(ws: Workspace, trained: Record, eval_set: EvalSet, *, batch_s
     model, forward : optional
         The loaded model of the record and :func:`sadutils.inference.compiled_forward` of it,
         to save loading and tracing it again when one model is tested on several sets.
+    shared : dict, optional
+        Predictions and metrics already computed for a model file on a set (filled and read
+        by this function): records that share a model file (an ablation that reused its
+        identical twin, :func:`sadutils.experiments.finetune.reuse_training`) get their own
+        record without predicting the same images with the same model again.
     progress : bool
 
     Returns
@@ -362,22 +368,30 @@ def evaluate_model(ws: Workspace, trained: Record, eval_set: EvalSet, *, batch_s
     seed = int(eval_set.info.get("seed", 0) if seed is None else seed)
     model_path = _model_file(ws, trained)
     t0 = time.perf_counter()
-    if model is None:
-        model = models.load_model(model_path)
-    names = list(model.class_names)
-    if sorted(names) != sorted(CLASS_NAMES):
-        raise ValueError(f"{model_path} predicts {names}, not {list(CLASS_NAMES)}")
-    image_size = int(trained.params.get("image_size") or model.input_shape[1])
-    tested, images, failed = inference.decode_manifest(eval_set.manifest, image_size, ws.cache,
-                                                       progress=progress)
-    if tested.empty:
-        raise ValueError(f"none of the {len(eval_set.manifest)} {eval_set.dataset} images "
-                         "could be decoded")
-    tested = inference.predict_frame(model, tested, images, batch_size=batch_size,
-                                     forward=forward)
-    metrics, ci = evaluate_predictions(tested["label"], tested["pred"], CLASS_NAMES,
-                                       n_boot=n_boot, seed=seed)
-    metrics.update(calibration_metrics(tested, CLASS_NAMES[0]))
+    key = (str(model_path.resolve()), id(eval_set), seed, n_boot)
+    if shared is not None and key in shared:
+        tested, failed, metrics, ci, image_size = shared[key]
+    else:
+        if model is None:
+            model = models.load_model(model_path)
+        names = list(model.class_names)
+        if sorted(names) != sorted(CLASS_NAMES):
+            raise ValueError(f"{model_path} predicts {names}, not {list(CLASS_NAMES)}")
+        image_size = int(trained.params.get("image_size") or model.input_shape[1])
+        tested, images, failed = inference.decode_manifest(eval_set.manifest, image_size,
+                                                           ws.cache, progress=progress)
+        if tested.empty:
+            raise ValueError(f"none of the {len(eval_set.manifest)} {eval_set.dataset} images "
+                             "could be decoded")
+        with phase("test predictions", images=len(tested), dataset=eval_set.dataset):
+            tested = inference.predict_frame(model, tested, images, batch_size=batch_size,
+                                             forward=forward)
+        with phase("metrics and bootstrap intervals"):
+            metrics, ci = evaluate_predictions(tested["label"], tested["pred"], CLASS_NAMES,
+                                               n_boot=n_boot, seed=seed)
+            metrics.update(calibration_metrics(tested, CLASS_NAMES[0]))
+        if shared is not None:
+            shared[key] = (tested, failed, metrics, ci, image_size)
     wall = time.perf_counter() - t0
     rejected = (pd.concat([eval_set.rejected, failed], ignore_index=True)
                 .sort_values("path", kind="stable").reset_index(drop=True))
@@ -519,12 +533,19 @@ def run_cross_dataset(ws: Workspace, *, test_sets=("unbiasedemo", "emotion6"),
         text_batch_size=batch_size, loader_options=(loader_options or {}).get(name),
         progress=progress) for name in test_sets}
     out = {name: (eval_set, []) for name, eval_set in sets.items()}
+    shared: dict = {}  # a model file tested once per set, whatever records share it
+    loaded: set = set()
     for rec in trained:  # each model loaded (and its forward pass traced) once for all sets
-        model = models.load_model(_model_file(ws, rec))
-        forward = inference.compiled_forward(model)
+        model = forward = None
+        path = _model_file(ws, rec).resolve()
+        if path not in loaded:
+            with phase("load model"):
+                model = models.load_model(path)
+            forward = inference.compiled_forward(model)
+            loaded.add(path)
         for name, eval_set in sets.items():
             out[name][1].append(evaluate_model(
                 ws, rec, eval_set, batch_size=batch_size, n_boot=n_boot, notebook=notebook,
-                model=model, forward=forward, progress=progress))
+                model=model, forward=forward, shared=shared, progress=progress))
         del model, forward
     return out

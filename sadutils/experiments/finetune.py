@@ -5,6 +5,8 @@ Every backbone trains on the same fixed 70/15/15 split of the filtered WEBEmo sa
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 
 import pandas as pd
@@ -12,8 +14,10 @@ import pandas as pd
 from .. import backbones
 from ..config import CLASS_NAMES
 from ..data.manifests import manifest_hash, read_manifest, save_manifest, stratified_split
-from ..models import resolve_weights
-from ..records import Record, latest
+from ..fileio import file_sha256
+from ..models import WeightsChoice, resolve_weights
+from ..provenance import code_fingerprint
+from ..records import Record, latest, read_records
 from ..settings import TrainSettings
 from ..workspace import Workspace, run_name
 from .common import RunResult, fit_and_evaluate, run_artifacts, run_params
@@ -53,7 +57,8 @@ def training_split(ws: Workspace, seed: int | None = None, progress: bool = Fals
 
 def train_backbone(ws: Workspace, backbone: str = "xception",
                    settings: TrainSettings | None = None, *, pretrained: bool = True,
-                   weights=None, resume: bool = True, notebook: str | None = None,
+                   weights=None, resume: bool = True, reuse: bool = True,
+                   notebook: str | None = None,
                    progress: bool = False, verbose: int = 2) -> RunResult:
     """Fine-tune ``backbone`` on the filtered WEBEmo split and test it on the held-out part.
 
@@ -73,6 +78,12 @@ def train_backbone(ws: Workspace, backbone: str = "xception",
         A weights file instead of Keras' ImageNet download.
     resume : bool
         Continue an interrupted run from its last finished epoch.
+    reuse : bool
+        For a run from random weights (``pretrained=False``): when an ImageNet-requested run of
+        the same backbone already trained the very same model (no ImageNet weights were
+        available, so it too started from random weights, with the same recipe, seed, split
+        and code: the same :func:`training_key`), reuse its model and predictions instead of
+        training it again, and say so in the record.
     notebook : str, optional
     progress : bool
     verbose : int
@@ -96,6 +107,10 @@ def train_backbone(ws: Workspace, backbone: str = "xception",
     split = training_split(ws, progress=progress, verbose=verbose)  # one split for every seed
     run = run_name(bb.name, pretrained,
                    None if settings.seed == ws.profile.seed else settings.seed)
+    key = training_key(bb.name, choice, settings, manifest_hash(split))
+    twin = identical_training(ws, key, kind="train") if reuse and not pretrained else None
+    if twin is not None:
+        return reuse_training(ws, twin, choice, notebook)
     t0 = time.perf_counter()
     fitted = fit_and_evaluate(ws, split, class_names=CLASS_NAMES, backbone=bb.name,
                               weights=choice, run=run, settings=settings, resume=resume,
@@ -108,7 +123,7 @@ def train_backbone(ws: Workspace, backbone: str = "xception",
         params=run_params(settings, fitted, backbone=bb.name, pretrained=pretrained,
                           filter_run=None if filtering is None else filtering.run_id,
                           filter_threshold=None if filtering is None
-                          else filtering.params.get("threshold")),
+                          else filtering.params.get("threshold"), training_key=key),
         weights=choice.as_record(), seed=settings.seed,
         manifest_hash=manifest_hash(fitted.manifest), wall_s=wall,
         artifacts=run_artifacts(ws, run, notebook, split=ws.split_manifest),
@@ -117,6 +132,101 @@ def train_backbone(ws: Workspace, backbone: str = "xception",
     path = record.write(ws)
     return RunResult(record, path, ws.model_file(run), fitted.train.history, fitted.test,
                      fitted.rejected)
+
+
+def training_key(backbone: str, choice: WeightsChoice, settings: TrainSettings,
+                 split_hash: str) -> str:
+    """What makes two trainings the same computation: equal keys give equal models.
+
+    Parameters
+    ----------
+    backbone : str
+    choice : WeightsChoice
+        The weights the backbone really starts from: random ones (given the seed), Keras'
+        ImageNet file, or a file (by its content).
+    settings : TrainSettings
+        The whole recipe, seed included.
+    split_hash : str
+        :func:`sadutils.data.manifests.manifest_hash` of the split trained on.
+
+    Returns
+    -------
+    str
+        16 hex digits; also the sadutils source (:func:`sadutils.provenance.code_fingerprint`)
+        is part of it, so code that trains differently never shares a key.
+    """
+    start = {"scratch": "scratch", "imagenet": "imagenet",
+             "file": f"file:{file_sha256(choice.weights)}" if choice.weights else "file"}
+    parts = {"backbone": backbone, "start": start.get(choice.source, choice.source),
+             "settings": settings.as_params(), "split": split_hash,
+             "code": code_fingerprint()}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def identical_training(ws: Workspace, key: str, kind: str = "train") -> Record | None:
+    """The newest training record of ``kind`` with this :func:`training_key` whose model and
+    predictions are still there.
+
+    Parameters
+    ----------
+    ws : Workspace
+    key : str
+    kind : str
+
+    Returns
+    -------
+    Record or None
+    """
+    found = None
+    for rec in read_records(ws, kind=kind):
+        files = [rec.artifact(name, ws) for name in ("model", "history", "predictions")]
+        if rec.params.get("training_key") == key and all(f is not None and f.is_file()
+                                                         for f in files):
+            found = rec
+    return found
+
+
+def reuse_training(ws: Workspace, twin: Record, choice: WeightsChoice,
+                   notebook: str | None = None) -> RunResult:
+    """The no-pretrain run of ``twin``'s backbone, from ``twin``'s identical computation.
+
+    Offline, the ImageNet-requested run of a backbone falls back to random weights and then
+    trains exactly the model the ablation (``pretrained=False``) would train; this writes the
+    ablation's record with ``twin``'s numbers, files and training key, and
+    ``params.reused_from`` naming it, instead of training the same model a second time.
+
+    Parameters
+    ----------
+    ws : Workspace
+    twin : Record
+        A training record whose ``training_key`` equals the ablation's.
+    choice : WeightsChoice
+        The ablation's weights (from scratch).
+    notebook : str, optional
+
+    Returns
+    -------
+    RunResult
+    """
+    bb = backbones.get(twin.backbone)
+    seed = int(twin.params["seed"])
+    weights = {**choice.as_record(),
+               "note": f"{choice.note}; the same computation as run {twin.run_id} (random "
+                       f"weights, seed {seed}, same recipe, split and code), whose model is "
+                       "reused rather than trained twice"}
+    files = {name: twin.artifact(name, ws) for name in ("model", "history", "predictions",
+                                                          "split")}
+    record = Record.training(
+        ws, kind="ablation", backbone=bb.name, row=bb.row(False), dataset=twin.dataset,
+        metrics=twin.metrics, ci95=twin.ci95,
+        params={**twin.params, "pretrained": False, "reused_from": twin.run_id},
+        weights=weights, seed=seed, manifest_hash=twin.provenance.get("manifest_hash"),
+        wall_s=0.0, artifacts={**{k: v for k, v in files.items() if v is not None},
+                               "notebook": notebook},
+        run_parts=("train", bb.name, "no-pretrain", choice.source))
+    path = record.write(ws)
+    return RunResult(record, path, files["model"], pd.read_csv(files["history"]),
+                     pd.read_csv(files["predictions"]))
 
 
 def pretrained_reference(ws: Workspace, backbone: str = "xception",

@@ -22,6 +22,7 @@ from .. import inference, models, text_detection
 from ..config import TEXT, check_choice
 from ..demo import WEBEMO_TRUTH_NAME
 from ..paper import DISCARD_RATE
+from ..progress import phase
 from ..records import latest
 from ..settings import MATCH_PAPER, TEXT_METHODS
 from ..text_detection import OcrSettings
@@ -398,7 +399,8 @@ def score_text(ws: Workspace, manifest: pd.DataFrame, method: str, *, compare: b
     need = {"cnn", "ocr"} if method == "both" else {method}
     ran, skipped, applied = [], {}, None
     if "cnn" in need or (compare and model_path.is_file()):
-        scored["p_text"] = text_scores(ws, manifest, model_path, batch_size, progress)
+        with phase("text classifier scoring", images=len(manifest)):
+            scored["p_text"] = text_scores(ws, manifest, model_path, batch_size, progress)
         applied = resolve_threshold(scored, requested)
         scored["cnn_text"] = decisions(scored["p_text"], applied)
         ran.append("cnn")
@@ -406,7 +408,8 @@ def score_text(ws: Workspace, manifest: pd.DataFrame, method: str, *, compare: b
         skipped["cnn"] = f"no text classifier at {ws.relative(model_path)}"
     settings = ocr_settings or OcrSettings()
     if "ocr" in need or compare:
-        found = text_detection.ocr_scores(manifest["path"], settings, progress=progress)
+        with phase("OCR scoring", images=len(manifest)):
+            found = text_detection.ocr_scores(manifest["path"], settings, progress=progress)
         scored["ocr_score"] = found["score"].to_numpy()
         scored["ocr_read"] = found["text"].to_numpy()
         scored["ocr_text"] = decisions(scored["ocr_score"], ocr_threshold)

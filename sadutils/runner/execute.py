@@ -50,7 +50,7 @@ from .fingerprints import (
     sha,
 )
 from .notebook import RunOutcome, execute_run, progress_shower, retitle
-from .parallel import device_slots, run_graph
+from .parallel import device_slots, run_graph, thread_environment
 from .steps import check_graph, load_runs, match_runs, parse_override
 
 STATE_VERSION = 1
@@ -383,7 +383,8 @@ def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), ru
                               log=None if verbose else ws.log_file(run.name),
                               on_progress=progress_shower(label(run), echo, status),
                               progress_path=progress_file(ws.logs, run.name),
-                              device=slot)
+                              device={**threads, **(slot or {})},
+                              timing_path=ws.timing_file(run.name))
         retitle(output, parameters, run)
         with lock:
             state["runs"][run.name] = {
@@ -404,6 +405,7 @@ def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), ru
         return outcome
 
     jobs, slots = device_slots(jobs)
+    threads = thread_environment(jobs)
     if jobs > 1:
         echo(f"running up to {jobs} notebooks at once"
              + (f", one GPU each ({', '.join(s['CUDA_VISIBLE_DEVICES'] for s in slots)})"

@@ -17,10 +17,8 @@ import nbformat
 from ..data.loaders import INDEX_FILES
 from ..demo import MARKER_NAME
 from ..fileio import file_sha256
+from ..provenance import code_fingerprint as package_fingerprint
 from ..workspace import Workspace
-
-#: The package whose code is part of every key.
-PACKAGE = Path(__file__).resolve().parent.parent
 
 
 def sha(data) -> str:
@@ -28,19 +26,6 @@ def sha(data) -> str:
     if not isinstance(data, bytes):
         data = json.dumps(data, sort_keys=True, default=str).encode("utf-8")
     return hashlib.sha256(data).hexdigest()
-
-
-def package_fingerprint() -> str:
-    """Hash of the sadutils source: every ``.py`` file of the package and ``paper_tables.csv``.
-
-    Returns
-    -------
-    str
-    """
-    files = sorted(p for p in PACKAGE.rglob("*")
-                   if p.is_file() and (p.suffix == ".py" or p.name == "paper_tables.csv")
-                   and "__pycache__" not in p.parts)
-    return sha([(p.relative_to(PACKAGE).as_posix(), file_sha256(p)) for p in files])
 
 
 def listing_fingerprint(folder: Path) -> str:

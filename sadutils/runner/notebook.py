@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -19,7 +20,9 @@ import nbformat
 import papermill
 
 from .. import backbones as registry
+from ..fileio import write_json
 from ..progress import PROGRESS_ENV, describe, read_events
+from ..provenance import cpu_model
 from ..workspace import shown_path
 from .kernel import KERNEL_ARGUMENTS, kernel_manager_class
 from .steps import NotebookRun
@@ -103,6 +106,8 @@ def progress_shower(label: str, echo, status):
     last_plain = [time.monotonic()]
 
     def show(event: dict) -> None:
+        if event.get("kind") == "phase":  # the run's profile: kept in its timing file
+            return
         text = f"{label}: {describe(event)}"
         if status is not None:
             status(text)
@@ -139,7 +144,8 @@ class _ProgressWatcher(threading.Thread):
 
 def execute_run(run: NotebookRun, source: Path, output: Path, parameters: dict, why: str,
              kernel_name: str | None, log: Path | None = None, on_progress=None,
-             progress_path: Path | None = None, device: dict | None = None) -> RunOutcome:
+             progress_path: Path | None = None, device: dict | None = None,
+             timing_path: Path | None = None) -> RunOutcome:
     """Execute one notebook with papermill; a failure becomes an outcome, never an exception.
 
     Parameters
@@ -162,6 +168,8 @@ def execute_run(run: NotebookRun, source: Path, output: Path, parameters: dict, 
     device : dict, optional
         Variables for the kernel's environment that choose its device
         (``CUDA_VISIBLE_DEVICES``).
+    timing_path : Path, optional
+        Where the run's profile goes (:func:`run_timing`); needs ``progress_path``.
 
     Returns
     -------
@@ -169,7 +177,7 @@ def execute_run(run: NotebookRun, source: Path, output: Path, parameters: dict, 
         ``ran`` or ``failed`` (with the failing cell and the error's first line), and the
         wall time.
     """
-    t0 = time.perf_counter()
+    t0, started = time.perf_counter(), time.time()
     outcome = RunOutcome(run.name, "ran", why, output=output, log=log)
     environment = dict(device or {})
     watcher = None
@@ -222,7 +230,73 @@ def execute_run(run: NotebookRun, source: Path, output: Path, parameters: dict, 
                            + (f": {outcome.error}" if outcome.error else "") + "\n")
             log_file.close()
     outcome.wall_s = time.perf_counter() - t0
+    if timing_path is not None and progress_path is not None:
+        try:
+            write_json(timing_path, run_timing(run, outcome, started, output, progress_path,
+                                               environment))
+        except (OSError, ValueError) as exc:  # a profile never fails a run
+            print(f"note: no timing file for {run.name} ({exc})", file=sys.stderr)
     return outcome
+
+
+def _seconds(iso) -> float | None:
+    try:
+        return datetime.fromisoformat(str(iso).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def run_timing(run: NotebookRun, outcome: RunOutcome, started: float, output: Path,
+               progress_path: Path, environment: dict | None = None) -> dict:
+    """The profile of one notebook run: where its wall time went.
+
+    Parameters
+    ----------
+    run : NotebookRun
+    outcome : RunOutcome
+        With its wall time.
+    started : float
+        When the run started (``time.time()``).
+    output : Path
+        The executed notebook (papermill stores each cell's start and duration in it).
+    progress_path : Path
+        The run's progress file, whose ``phase`` events (:func:`sadutils.progress.phase`) are
+        the timed parts of the notebook's work.
+    environment : dict, optional
+        The variables the runner gave the kernel (its threads, its GPU).
+
+    Returns
+    -------
+    dict
+        ``run``, ``notebook``, ``status``, ``started``, ``wall_s``; ``kernel_start_s`` (from
+        the start of the run to its first cell: kernel start-up); ``cells`` (index, first line
+        and seconds of each code cell); ``phases`` (each timed part: name, wall and CPU
+        seconds, details); ``machine`` (CPU model and cores) and ``environment``.
+    """
+    cells, first_start = [], None
+    if output.is_file():
+        nb = nbformat.read(str(output), as_version=4)
+        for index, cell in enumerate(nb.cells):
+            meta = cell.get("metadata", {}).get("papermill", {})
+            if cell.cell_type != "code" or meta.get("duration") is None:
+                continue
+            begun = _seconds(meta.get("start_time"))
+            if begun is not None and (first_start is None or begun < first_start):
+                first_start = begun
+            cells.append({"index": index, "first_line": _first_line(cell.source),
+                          "wall_s": round(float(meta["duration"]), 3)})
+    events, _ = read_events(progress_path)
+    phases = [{k: v for k, v in e.items() if k not in ("kind", "time")}
+              for e in events if e.get("kind") == "phase"]
+    return {
+        "run": run.name, "notebook": run.notebook, "status": outcome.status,
+        "started": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
+        "wall_s": round(outcome.wall_s or 0.0, 3),
+        "kernel_start_s": None if first_start is None else round(first_start - started, 3),
+        "cells": cells, "phases": phases,
+        "machine": {"cpu": cpu_model(), "cores": os.cpu_count()},
+        "environment": dict(environment or {}),
+    }
 
 
 def _run_title(parameters: dict, run: NotebookRun) -> str | None:

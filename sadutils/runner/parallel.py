@@ -13,6 +13,8 @@ import subprocess
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
+from ..config import CPUS_ENV, cpu_count
+
 #: Outcomes after which the runs depending on a run may not start.
 STOPPING = ("failed", "blocked")
 
@@ -141,3 +143,35 @@ def device_slots(jobs: int) -> tuple[int, list]:
         return jobs, [None] * jobs
     jobs = min(jobs, len(gpus))
     return jobs, [{"CUDA_VISIBLE_DEVICES": gpu} for gpu in gpus[:jobs]]
+
+
+#: Variables that tell a kernel how many CPU threads it may use: TensorFlow's own thread pools
+#: (read when its runtime starts) and the package's worker counts (OCR, decoding).
+THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", CPUS_ENV)
+
+
+def thread_environment(jobs: int, cores: int | None = None) -> dict:
+    """The variables that share the CPU cores among ``jobs`` kernels running at once.
+
+    Without them every kernel sizes TensorFlow's thread pools for the whole machine, and two
+    kernels on two cores run four busy threads that slow each other down
+    (``benchmarks/demo_walltime.py`` measures it).
+
+    Parameters
+    ----------
+    jobs : int
+        Kernels running at once.
+    cores : int, optional
+        Default :func:`sadutils.config.cpu_count`.
+
+    Returns
+    -------
+    dict
+        ``TF_NUM_INTRAOP_THREADS`` and ``SADUTILS_CPUS`` = cores // jobs (at least 1) and
+        ``TF_NUM_INTEROP_THREADS`` = 1; empty for one job (the defaults fit) and where the user
+        set any of them (theirs win).
+    """
+    if jobs <= 1 or any(name in os.environ for name in THREAD_VARIABLES):
+        return {}
+    share = str(max(1, (cores or cpu_count()) // jobs))
+    return {"TF_NUM_INTRAOP_THREADS": share, "TF_NUM_INTEROP_THREADS": "1", CPUS_ENV: share}

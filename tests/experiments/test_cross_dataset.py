@@ -247,13 +247,24 @@ def test_trained_models_paper_rows_first(demo_ws, tiny_emotion_model):
         ["EfficientNetV2B0", "ResNet50"]
 
 
-def test_run_cross_dataset_tests_every_trained_model(demo_ws, trees, tiny_emotion_model):
+def test_run_cross_dataset_tests_every_trained_model(demo_ws, trees, tiny_emotion_model,
+                                                    monkeypatch):
     model_path, _ = tiny_emotion_model
     fake_train_record(demo_ws, model_path)
     fake_train_record(demo_ws, model_path, backbone="xception", row="Xception no-pretrain",
                       pretrained=False)
+    loads = []
+    real_load = cd.models.load_model
+    monkeypatch.setattr(cd.models, "load_model", lambda path: loads.append(path) or
+                        real_load(path))
     out = cd.run_cross_dataset(demo_ws, roots=trees, sadness_fraction={"emotion6": 1 / 3},
                                batch_size=8, n_boot=20, notebook="04_cross_dataset")
+    # The two records share one model file: it is loaded and run once per set, and each
+    # record gets its own copy of the same numbers.
+    assert len(loads) == 1
+    for _, results in out.values():
+        assert len(results) == 2 and results[0].metrics == results[1].metrics
+        assert results[0].record.run_id != results[1].record.run_id
     assert set(out) == {"unbiasedemo", "emotion6"}
     assert out["emotion6"][0].info["sadness_fraction"] == pytest.approx(1 / 3)
     assert out["unbiasedemo"][0].info["sadness_fraction"] is None

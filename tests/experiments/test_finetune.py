@@ -16,7 +16,7 @@ from sadutils import models
 from sadutils.cli import main
 from sadutils.config import CLASS_NAMES
 from sadutils.data.formats import Loaded
-from sadutils.data.manifests import read_manifest, save_manifest
+from sadutils.data.manifests import manifest_hash, read_manifest, save_manifest
 from sadutils.data.webemo import load_webemo
 from sadutils.experiments import filtering, finetune, text_methods
 from sadutils.paper import paper_rows
@@ -121,7 +121,7 @@ def test_pretrained_reference_reuses_a_matching_record(demo_ws, monkeypatch):
 def test_end_to_end_backbone_not_in_the_paper(isolated, tiny_demo_dir, capsys):
     """END-TO-END (about a minute on 2 CPU cores): ``resnet50``, which the paper did not train,
     goes from its name alone through training (notebook 03's function) to a record, Table 1
-    and ``sadutils tables``.
+    and ``sadutils tables``; then its no-pretrain twin (notebook 05's call) reuses it offline.
 
     Shortcut: notebooks 01 and 02 (train the text classifier, filter WEBEmo with it) are not
     run; the tiny demo WEBEmo as loaded is written as the filtered manifest, which is all that
@@ -159,3 +159,27 @@ def test_end_to_end_backbone_not_in_the_paper(isolated, tiny_demo_dir, capsys):
     lines = [line for line in out.splitlines() if line.startswith(f"| ResNet50 ({NOT_IN_PAPER}) |")]
     assert len(lines) == 1  # Table 1 only: no cross-dataset test of it yet
     assert f"| {reproduced} |" in lines[0]
+
+    # The ablation of the same backbone: offline it is the very same computation (random
+    # weights, same recipe, seed, split and code), so it is not trained a second time.
+    if rec.weights["source"] == "scratch":
+        runs_before = sorted(p.name for p in ws.runs.iterdir())
+        scratch = finetune.train_backbone(ws, "resnet50", settings, pretrained=False,
+                                          notebook="05_no_pretrain", verbose=0)
+        twin = scratch.record
+        assert (twin.kind, twin.row, twin.params["reused_from"]) == (
+            "ablation", "ResNet50 no-pretrain", rec.run_id)
+        assert twin.params["pretrained"] is False and twin.weights["pretrained"] is False
+        assert rec.run_id in twin.weights["note"]
+        assert twin.metrics == rec.metrics and twin.params["training_key"] == \
+            rec.params["training_key"]
+        assert twin.artifact("model", ws) == run.model_path
+        assert twin.artifacts["notebook"] == "05_no_pretrain"
+        pd.testing.assert_frame_equal(scratch.test, pd.read_csv(ws.predictions_file("resnet50")))
+        assert sorted(p.name for p in ws.runs.iterdir()) == runs_before  # nothing trained
+    # Another seed, another key: that one would be trained.
+    choice = models.WeightsChoice(None, "scratch", "random")
+    split_hash = manifest_hash(finetune.training_split(ws))
+    assert finetune.training_key("resnet50", choice, settings.with_seed(5), split_hash) != \
+        finetune.training_key("resnet50", choice, settings, split_hash) == \
+        rec.params["training_key"]

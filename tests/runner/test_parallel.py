@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from sadutils.config import cpu_count
+from sadutils.runner import parallel
 from sadutils.runner.parallel import run_graph
 from sadutils.runner.steps import NotebookRun
 
@@ -82,8 +84,6 @@ def test_bad_arguments():
 
 
 def test_device_slots(monkeypatch):
-    from sadutils.runner import parallel
-
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     assert parallel.device_slots(2) == (2, [None, None])  # no GPU: the jobs share the CPU
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,3")
@@ -92,3 +92,22 @@ def test_device_slots(monkeypatch):
                                            {"CUDA_VISIBLE_DEVICES": "3"}])
     with pytest.raises(ValueError, match="at least 1"):
         parallel.device_slots(0)
+
+
+def test_thread_environment_shares_the_cores_among_the_jobs(monkeypatch):
+    for name in parallel.THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert parallel.thread_environment(1, cores=2) == {}  # one job: the defaults fit
+    assert parallel.thread_environment(2, cores=2) == {
+        "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "SADUTILS_CPUS": "1"}
+    assert parallel.thread_environment(2, cores=16)["TF_NUM_INTRAOP_THREADS"] == "8"
+    assert parallel.thread_environment(4, cores=2)["SADUTILS_CPUS"] == "1"  # at least one
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "3")  # the user's setting wins
+    assert parallel.thread_environment(2, cores=2) == {}
+
+
+def test_cpu_count_follows_the_runner_share(monkeypatch):
+    monkeypatch.setenv("SADUTILS_CPUS", "1")
+    assert cpu_count() == 1
+    monkeypatch.setenv("SADUTILS_CPUS", "zero")  # not a count: the machine's
+    assert cpu_count() >= 1

@@ -325,8 +325,10 @@ def _backbone_notebook() -> nbformat.NotebookNode:
         params,
         new_code_cell("import os\n"
                       "os.write(2, b'E0000 fake C++ log line from the kernel\\n')\n"
-                      "from sadutils.progress import report\n"
+                      "from sadutils.progress import phase, report\n"
                       "report('images', step='scoring images', done=5, total=10)\n"
+                      "with phase('decode images', images=10):\n"
+                      "    pass\n"
                       "report('epoch', force=True, step='training ' + backbone, done=1, "
                       "total=2, loss=0.5)\n"
                       "print('weights:', weights)"),
@@ -391,6 +393,15 @@ def test_quiet_runs_keep_kernel_noise_in_a_log_and_show_progress(backbone_folder
     assert x.metadata.papermill["input_path"] == shown_path(folder / "notebooks" / "t.ipynb")
     assert x.metadata.papermill["output_path"] == \
         shown_path(folder / "executed" / "t-xception.ipynb")
+    # Each run's profile: kernel start, its code cells' seconds, the phases it timed; the
+    # phases were not shown as progress.
+    timing = json.loads(ws.timing_file("t-xception").read_text())
+    assert timing["run"] == "t-xception" and timing["status"] == "ran"
+    assert 0 < timing["kernel_start_s"] < timing["wall_s"]
+    assert [c["index"] for c in timing["cells"]] == [1, 2, 3]  # injected parameters included
+    assert [p["phase"] for p in timing["phases"]] == ["decode images"]
+    assert timing["phases"][0]["images"] == 10 and timing["phases"][0]["wall_s"] >= 0
+    assert not any("decode images" in line for line in shown)
     # --weights reached the run of that backbone only.
     assert f"weights: {weights_file}" in _stdout_of(x)
     assert "weights: None" in _stdout_of(s)
