@@ -19,3 +19,9 @@ import os
 # Hide TensorFlow's C++ info and warning messages, which bury the output that matters in
 # notebooks and logs (errors still show). A value set by the user wins.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# One compute thread per process (TensorFlow reads these when its runtime starts). The number of
+# threads changes the order of floating-point sums, so with it fixed the same seed gives the same
+# numbers whatever the machine's core count or `sadutils reproduce --jobs`; the cores are used by
+# running several notebooks at once instead (runner.parallel). A value set by the user wins.
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")

@@ -172,6 +172,9 @@ def provenance(seed: int | None = None, manifest_hash: str | None = None,
         "cpu_count": os.cpu_count(),
         "memory_bytes": memory_bytes(),
         "gpus": _gpus(),
+        # The thread count changes floating-point sums, hence the numbers (sadutils/__init__.py).
+        "tf_intra_op_threads": os.environ.get("TF_NUM_INTRAOP_THREADS"),
+        "cpu_model": cpu_model(),
     }
     return {
         "git_commit": head,

@@ -36,6 +36,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
+import onnxruntime
 import pandas as pd
 import rapidocr
 from PIL import Image
@@ -71,6 +72,23 @@ class OcrUnavailable(RuntimeError):
     """The OCR package or one of its shipped model files is missing."""
 
 
+#: Where the OCR models can run (:attr:`OcrSettings.device`).
+OCR_DEVICES = ("auto", "cpu", "cuda")
+CUDA_PROVIDER = "CUDAExecutionProvider"
+
+
+def cuda_available() -> bool:
+    """Whether onnxruntime can run the OCR models on an NVIDIA GPU here.
+
+    Returns
+    -------
+    bool
+        True with the ``onnxruntime-gpu`` build on a machine where it sees a GPU.
+    """
+    return CUDA_PROVIDER in onnxruntime.get_available_providers() and \
+        onnxruntime.get_device() == "GPU"
+
+
 @dataclass(frozen=True)
 class OcrSettings:
     """How images are fed to the detector and how much work is spent on each.
@@ -93,6 +111,10 @@ class OcrSettings:
         Images scored at once (threads sharing the two models; onnxruntime runs outside the
         GIL). None: the CPU cores this process may use (:func:`sadutils.config.cpu_count`),
         at most 4.
+    device : {"auto", "cpu", "cuda"}
+        Where onnxruntime runs the models: ``auto`` is the GPU when onnxruntime offers its
+        CUDA provider (the ``onnxruntime-gpu`` build of the ``gpu`` extra, on a machine with
+        an NVIDIA GPU), else the CPU; ``cuda`` insists on the GPU.
     """
 
     min_side: int = 320
@@ -102,6 +124,7 @@ class OcrSettings:
     max_lines: int = 8
     threads: int = 1
     workers: int | None = None
+    device: str = "auto"
 
     def __post_init__(self):
         if not 32 <= self.min_side <= self.max_side:
@@ -112,6 +135,25 @@ class OcrSettings:
         if self.max_lines < 1 or self.threads < 1 or (self.workers is not None
                                                        and self.workers < 1):
             raise ValueError("max_lines, threads and workers must be at least 1")
+        if self.device not in OCR_DEVICES:
+            raise ValueError(f"unknown OCR device {self.device!r}; valid choices: "
+                             f"{', '.join(OCR_DEVICES)}")
+
+    def uses_cuda(self) -> bool:
+        """Whether the models run on the GPU (see ``device``).
+
+        Raises
+        ------
+        OcrUnavailable
+            For ``device="cuda"`` where onnxruntime has no CUDA provider.
+        """
+        available = cuda_available()
+        if self.device == "cuda" and not available:
+            raise OcrUnavailable(
+                "device='cuda' asked for, but onnxruntime offers no CUDAExecutionProvider "
+                f"here (it has {', '.join(onnxruntime.get_available_providers())}); install the "
+                "gpu extra's onnxruntime-gpu on a machine with an NVIDIA GPU (README, GPUs)")
+        return self.device != "cpu" and available
 
     def worker_count(self) -> int:
         """The number of images scored at once."""
@@ -284,7 +326,8 @@ def model_info() -> dict:
     Returns
     -------
     dict
-        ``model``, ``package``, ``package_version``, ``onnxruntime``, ``opencv``, and the
+        ``model``, ``package``, ``package_version``, ``onnxruntime`` (its version, either
+        build), ``providers`` (onnxruntime's execution providers here), ``opencv``, and the
         model files' names and sizes in bytes.
     """
     def dist(name):
@@ -295,7 +338,9 @@ def model_info() -> dict:
 
     files = model_files()
     return {"model": OCR_MODEL_NAME, "package": OCR_PACKAGE,
-            "package_version": dist(OCR_PACKAGE), "onnxruntime": dist("onnxruntime"),
+            "package_version": dist(OCR_PACKAGE),
+            "onnxruntime": dist("onnxruntime") or dist("onnxruntime-gpu"),
+            "providers": onnxruntime.get_available_providers(),
             "opencv": dist("opencv-python-headless") or dist("opencv-python"),
             "files": {k: {"name": p.name, "bytes": p.stat().st_size} for k, p in files.items()}}
 
@@ -324,6 +369,7 @@ class OcrScorer:
             "Det.box_thresh": s.box_threshold, "Det.thresh": s.pixel_threshold,
             "EngineConfig.onnxruntime.intra_op_num_threads": s.threads,
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+            "EngineConfig.onnxruntime.use_cuda": s.uses_cuda(),
         })
         # The detector and recogniser are built as RapidOCR builds them, then called one by one:
         # recognition runs only on images where detection found a candidate.

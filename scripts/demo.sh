@@ -10,9 +10,13 @@ cd "$(dirname "$0")/.."
 source scripts/_venv.sh
 make_venv ""
 
-# Two notebook runs at a time: on two cores the runs' single-threaded stretches (kernel start,
-# tracing, decoding) overlap with the other's training. Later arguments win (e.g. --jobs 1).
-.venv/bin/sadutils reproduce --profile demo --jobs 2 "$@"
+# One notebook run per core at a time, at most 4 (a kernel holds 1-2 GB): each kernel computes
+# with one thread (so that the numbers do not depend on the machine's core count), and the
+# cores are used by running several at once. Later arguments win (e.g. --jobs 1).
+jobs=$(nproc 2>/dev/null || echo 2)
+[ "$jobs" -gt 4 ] && jobs=4
+[ "$jobs" -lt 2 ] && jobs=2
+.venv/bin/sadutils reproduce --profile demo --jobs "$jobs" "$@"
 
 # The book build's own messages (Sphinx, the pages' kernels) go to a log file, shown only when
 # the build fails or with --verbose.

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -37,3 +40,19 @@ def test_check_choice():
         check_choice("thing", "c", iter(["a", "b"]))
     with pytest.raises(ValueError, match="unknown size 3; valid choices: 1, 2"):
         check_choice("size", 3, (1, 2))
+
+
+def test_one_compute_thread_unless_the_user_says_otherwise():
+    """sadutils fixes TensorFlow's thread count before TensorFlow starts (the count changes the
+    numbers), leaving a value the user set alone."""
+    code = ("import os; os.environ.pop('TF_NUM_INTRAOP_THREADS', None); import sadutils; "
+            "print(os.environ['TF_NUM_INTRAOP_THREADS'])")
+    env = {k: v for k, v in os.environ.items() if k != "TF_NUM_INTRAOP_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         check=True).stdout.strip()
+    assert out == "1"
+    env["TF_NUM_INTRAOP_THREADS"] = "3"
+    code = "import sadutils, os; print(os.environ['TF_NUM_INTRAOP_THREADS'])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         check=True).stdout.strip()
+    assert out == "3"

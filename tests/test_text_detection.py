@@ -138,3 +138,19 @@ def test_the_demo_generators_text_overlays(demo_dir, scorer):
     # or cut by the frame on purpose, so not all are found.
     assert found[has_text].mean() >= 0.6
     assert found[~has_text].mean() <= 0.15
+
+
+def test_ocr_device_follows_what_onnxruntime_offers(monkeypatch):
+    monkeypatch.setattr(td.onnxruntime, "get_available_providers",
+                        lambda: ["CPUExecutionProvider"])
+    assert not td.cuda_available()
+    assert td.OcrSettings().uses_cuda() is False  # auto: the CPU
+    with pytest.raises(td.OcrUnavailable, match="no CUDAExecutionProvider"):
+        td.OcrSettings(device="cuda").uses_cuda()
+    monkeypatch.setattr(td.onnxruntime, "get_available_providers",
+                        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(td.onnxruntime, "get_device", lambda: "GPU")
+    assert td.OcrSettings().uses_cuda() is True
+    assert td.OcrSettings(device="cpu").uses_cuda() is False
+    with pytest.raises(ValueError, match="unknown OCR device 'tpu'"):
+        td.OcrSettings(device="tpu")

@@ -20,6 +20,7 @@ from ..data.rgp import load_rgp
 from ..metrics import evaluate_predictions
 from ..models import resolve_weights
 from ..paper import TEXT_CLASSIFIER_ACCURACY
+from ..progress import phase
 from ..records import Record
 from ..settings import TrainSettings
 from ..text_detection import OcrSettings
@@ -96,7 +97,8 @@ def evaluate_ocr(test: pd.DataFrame, threshold: float | None = None,
     """
     threshold = text_detection.DEFAULT_THRESHOLD if threshold is None else float(threshold)
     settings = settings or OcrSettings()
-    found = text_detection.ocr_scores(test["path"], settings, progress=progress)
+    with phase("OCR scoring", images=len(test)):
+        found = text_detection.ocr_scores(test["path"], settings, progress=progress)
     frame = test.copy()
     frame["ocr_score"] = found["score"].to_numpy()
     frame["ocr_read"] = found["text"].to_numpy()

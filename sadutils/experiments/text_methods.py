@@ -418,6 +418,6 @@ def score_text(ws: Workspace, manifest: pd.DataFrame, method: str, *, compare: b
             "threshold": applied, "threshold_requested": requested if applied is not None
             else None, "ocr_threshold": ocr_threshold if "ocr" in ran else None,
             "text_model": str(model_path) if "cnn" in ran else None,
-            "ocr": ({**settings.as_params(), **text_detection.model_info()} if "ocr" in ran
-                    else None)}
+            "ocr": ({**settings.as_params(), "runs_on": "cuda" if settings.uses_cuda() else "cpu",
+                     **text_detection.model_info()} if "ocr" in ran else None)}
     return scored, info

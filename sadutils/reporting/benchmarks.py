@@ -42,6 +42,14 @@ WEBEMO_SAMPLE = 18520
 FILTERED_IMAGES = 14901
 #: Images of the cross-dataset tests: UnbiasedEmo (about 3,000) and Cornell Emotion6 (1,980).
 CROSS_DATASET_IMAGES = 3000 + 1980
+#: Images the OCR text detector scores beside the paper's classifier: the WEBEmo sample, the
+#: cross-dataset sets (their text filter) and the text classifier's held-out test split.
+OCR_IMAGES = WEBEMO_SAMPLE + CROSS_DATASET_IMAGES + round(TEXT_IMAGES * 0.15)
+#: The OCR benchmark's row whose speed the estimate uses: WEBEmo-like images, the package's
+#: default of two images at a time.
+OCR_CASE = ("webemo-like", "2 workers")
+#: The cost table's row of the OCR detector.
+OCR_ROW = "OCR text detector (beside the classifier)"
 
 #: The hardware kinds :func:`measured_speeds` knows, with the column titles of the cost table.
 COST_COLUMNS = {"cpu": "CPU hours", "gpu": "GPU hours"}
@@ -93,6 +101,8 @@ class Speeds(NamedTuple):
         both phases; empty when nothing was measured.
     decode_img_s : float or None
         How fast the pipeline decodes images (CPU measurements only).
+    ocr_img_s : float or None
+        How fast the OCR text detector scores WEBEmo-like images (:data:`OCR_CASE`).
     sources : list of str
         Where the speeds come from, as :func:`benchmark_table` labels them.
     """
@@ -100,6 +110,7 @@ class Speeds(NamedTuple):
     rates: dict
     decode_img_s: float | None
     sources: list
+    ocr_img_s: float | None = None
 
 
 # ----------------------------------------------------------------------------- reading
@@ -358,7 +369,7 @@ def measured_speeds(kind: str, results_root=None) -> Speeds:
     """
     if kind not in COST_COLUMNS:
         raise ValueError(f"kind must be one of {sorted(COST_COLUMNS)}, not {kind!r}")
-    decode = None
+    decode = ocr = None
     if kind == "cpu":
         train, train_source = benchmark_table("pipeline_overhead", results_root)
         infer, infer_source = benchmark_table("inference", results_root)
@@ -369,6 +380,13 @@ def measured_speeds(kind: str, results_root=None) -> Speeds:
         if "decode_img_s" in train:
             decode = float(train["decode_img_s"].median())
         sources = [train_source, infer_source]
+        ocr_rows, ocr_source = benchmark_table("ocr", results_root)
+        if ocr_rows is not None and {"images", "case", "img_s"} <= set(ocr_rows):
+            match = ocr_rows[(ocr_rows["images"] == OCR_CASE[0])
+                             & (ocr_rows["case"] == OCR_CASE[1])]["img_s"].dropna()
+            if len(match):
+                ocr = float(match.median())
+                sources.append(ocr_source)
     else:
         df, source = benchmark_table("gpu", results_root)
         # gpu.py falls back to the CPU when it finds no GPU; those rows are no GPU speeds.
@@ -382,7 +400,7 @@ def measured_speeds(kind: str, results_root=None) -> Speeds:
         sources = [source]
     rates = {b: (float(train_rates[b]), float(infer_rates[b]))
              for b in set(train_rates) & set(infer_rates)}
-    return Speeds(rates, decode, sources)
+    return Speeds(rates, decode, sources, ocr)
 
 
 def run_hours(run: PaperRun, rates: Mapping, epochs: int) -> float | None:
@@ -433,9 +451,10 @@ def paper_cost_table(epochs: int, speeds: Mapping[str, Speeds]) -> tuple[pd.Data
     table : pandas.DataFrame
         One row per run of :data:`PAPER_RUNS` (columns ``run``, ``backbone``, ``CPU hours``,
         ``GPU hours``, as text: two decimals below 10 hours, else whole hours, or
-        ``not measured``), then a total row. The CPU total includes decoding the WEBEmo sample
-        and the cross-dataset images once; a total is ``incomplete`` when some backbone was not
-        measured.
+        ``not measured``), the OCR detector scoring :data:`OCR_IMAGES` images, then a total
+        row. The totals include decoding the WEBEmo sample and the cross-dataset images once
+        and the OCR detector, where measured; a total is ``incomplete`` when some backbone was
+        not measured.
     totals : dict
         ``{"CPU hours": hours, "GPU hours": hours}``, each as the total row shows it (rounded),
         or None where the table shows no number.
@@ -447,19 +466,26 @@ def paper_cost_table(epochs: int, speeds: Mapping[str, Speeds]) -> tuple[pd.Data
             h = run_hours(run, speeds[kind].rates, epochs)
             row[title] = "not measured" if h is None else f"{h:.2f}" if h < 10 else f"{h:.0f}"
         rows.append(row)
+    ocr_hours = {kind: OCR_IMAGES / speeds[kind].ocr_img_s / 3600
+                 if speeds[kind].ocr_img_s else None for kind in COST_COLUMNS}
+    rows.append({"run": OCR_ROW, "backbone": "", **{
+        title: "not measured" if ocr_hours[kind] is None else
+        f"{ocr_hours[kind]:.2f}" if ocr_hours[kind] < 10 else f"{ocr_hours[kind]:.0f}"
+        for kind, title in COST_COLUMNS.items()}})
     summary, totals = {}, {}
     for kind, title in COST_COLUMNS.items():
         rates, decode = speeds[kind].rates, speeds[kind].decode_img_s
         hs = [run_hours(r, rates, epochs) for r in PAPER_RUNS]
         if rates and all(h is not None for h in hs):
             decoding = (WEBEMO_SAMPLE + CROSS_DATASET_IMAGES) / decode / 3600 if decode else 0
-            summary[title] = _total_text(sum(hs) + decoding)
+            summary[title] = _total_text(sum(hs) + decoding + (ocr_hours[kind] or 0))
             # The sentence under the table quotes the total as the table rounds it.
             totals[title] = float(summary[title])
         else:
             summary[title] = "incomplete" if rates else "not measured"
             totals[title] = None
-    rows.append({"run": "**total** (CPU: with decoding)", "backbone": "", **summary})
+    rows.append({"run": "**total** (with decoding; OCR where measured)", "backbone": "",
+                 **summary})
     return pd.DataFrame(rows), totals
 
 
@@ -497,15 +523,18 @@ def paper_cost_markdown(epochs: int, results_root=None) -> str:
         text += (f"At these speeds a paper-scale run takes about **{amount} of {kind.upper()} "
                  f"time**.\n\n")
     for kind in COST_COLUMNS:
-        rates, _, sources = speeds[kind]
+        rates, sources = speeds[kind].rates, speeds[kind].sources
         name = kind.upper()
         if rates:
-            text += (f"- {name} speeds from " + " and ".join(sources)
+            text += (f"- {name} speeds from " + ", ".join(sources)
                      + (" (batch 64, synthetic data; decoding not included)" if kind == "gpu"
                         else "")
                      + "; backbones: "
                      + ", ".join(f"{b} {t:.1f} / {i:.1f} img/s (train / inference)"
-                                 for b, (t, i) in sorted(rates.items())) + ".\n")
+                                 for b, (t, i) in sorted(rates.items()))
+                     + (f"; OCR detector {speeds[kind].ocr_img_s:.1f} img/s on WEBEmo-like "
+                        f"images ({OCR_IMAGES:,} images)" if speeds[kind].ocr_img_s else "")
+                     + ".\n")
         else:
             text += (f"- {name}: no measurement yet"
                      + (" (run `python benchmarks/gpu.py` on a GPU machine and copy its "

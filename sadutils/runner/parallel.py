@@ -145,17 +145,13 @@ def device_slots(jobs: int) -> tuple[int, list]:
     return jobs, [{"CUDA_VISIBLE_DEVICES": gpu} for gpu in gpus[:jobs]]
 
 
-#: Variables that tell a kernel how many CPU threads it may use: TensorFlow's own thread pools
-#: (read when its runtime starts) and the package's worker counts (OCR, decoding).
-THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", CPUS_ENV)
-
-
 def thread_environment(jobs: int, cores: int | None = None) -> dict:
-    """The variables that share the CPU cores among ``jobs`` kernels running at once.
+    """The variable that shares the CPU cores among ``jobs`` kernels running at once.
 
-    Without them every kernel sizes TensorFlow's thread pools for the whole machine, and two
-    kernels on two cores run four busy threads that slow each other down
-    (``benchmarks/demo_walltime.py`` measures it).
+    Each kernel computes with one TensorFlow thread (set by :mod:`sadutils` itself, so that
+    the numbers do not depend on how many run at once); what it runs besides, the OCR
+    detector's and the image decoder's worker threads, takes its share of the cores
+    (:func:`sadutils.config.cpu_count`) instead of the whole machine.
 
     Parameters
     ----------
@@ -167,11 +163,9 @@ def thread_environment(jobs: int, cores: int | None = None) -> dict:
     Returns
     -------
     dict
-        ``TF_NUM_INTRAOP_THREADS`` and ``SADUTILS_CPUS`` = cores // jobs (at least 1) and
-        ``TF_NUM_INTEROP_THREADS`` = 1; empty for one job (the defaults fit) and where the user
-        set any of them (theirs win).
+        ``SADUTILS_CPUS`` = cores // jobs (at least 1); empty for one job and where the user
+        set it (theirs wins).
     """
-    if jobs <= 1 or any(name in os.environ for name in THREAD_VARIABLES):
+    if jobs <= 1 or CPUS_ENV in os.environ:
         return {}
-    share = str(max(1, (cores or cpu_count()) // jobs))
-    return {"TF_NUM_INTRAOP_THREADS": share, "TF_NUM_INTEROP_THREADS": "1", CPUS_ENV: share}
+    return {CPUS_ENV: str(max(1, (cores or cpu_count()) // jobs))}

@@ -247,7 +247,9 @@ def test_measured_speeds_on_the_cpu_pair_training_and_inference_per_backbone(tmp
     assert speeds.rates == {"xception": (5.0, 20.0)}  # only backbones measured in both
     assert speeds.decode_img_s == 100.0
     assert speeds.sources == ["this checkout's `results/benchmarks/pipeline_overhead.json`",
-                              "this checkout's `results/benchmarks/inference.json`"]
+                              "this checkout's `results/benchmarks/inference.json`",
+                              "reference measurement `benchmarks/reference/ocr.json`"]
+    assert speeds.ocr_img_s == pytest.approx(4.9478)  # the reference's 2 workers, WEBEmo-like
 
 
 def test_measured_speeds_ignore_gpu_rows_measured_on_the_cpu(tmp_path):
@@ -284,7 +286,13 @@ def test_paper_cost_table_totals_and_marks_what_is_missing():
 
     expected = sum(bm.run_hours(r, cpu.rates, 30) for r in bm.PAPER_RUNS)
     assert list(table["run"]) == [r.name for r in bm.PAPER_RUNS] + [
-        "**total** (CPU: with decoding)"]
+        bm.OCR_ROW, "**total** (with decoding; OCR where measured)"]
+    assert table.set_index("run").loc[bm.OCR_ROW, "CPU hours"] == "not measured"
+    # The OCR detector's hours join the CPU total when it was measured.
+    with_ocr = bm.Speeds(cpu.rates, None, cpu.sources, ocr_img_s=5.0)
+    _, totals_ocr = bm.paper_cost_table(30, {"cpu": with_ocr, "gpu": gpu})
+    ocr_hours = bm.OCR_IMAGES / 5.0 / 3600
+    assert totals_ocr["CPU hours"] == float(f"{expected + ocr_hours:.0f}")
     assert totals == {"CPU hours": float(f"{expected:.0f}"), "GPU hours": None}
     assert table["GPU hours"].iloc[-1] == "incomplete"
     assert table.set_index("run").loc["EfficientNetV2S", "GPU hours"] == "not measured"
@@ -293,10 +301,12 @@ def test_paper_cost_table_totals_and_marks_what_is_missing():
 def test_paper_cost_markdown_from_the_references_has_no_gpu_numbers(tmp_path):
     text = bm.paper_cost_markdown(30, tmp_path)
 
-    assert "| **total** (CPU: with decoding) |  |" in text
+    assert "| **total** (with decoding; OCR where measured) |  |" in text
     assert "of CPU time**" in text and "of GPU time**" not in text
     assert ("- CPU speeds from reference measurement `benchmarks/reference/pipeline_overhead.json`"
-            " and reference measurement `benchmarks/reference/inference.json`") in text
+            ", reference measurement `benchmarks/reference/inference.json`, reference "
+            "measurement `benchmarks/reference/ocr.json`") in text
+    assert f"OCR detector 4.9 img/s on WEBEmo-like images ({bm.OCR_IMAGES:,} images)" in text
     assert "- GPU: no measurement yet (run `python benchmarks/gpu.py`" in text
 
 
@@ -309,7 +319,9 @@ def test_paper_cost_markdown_uses_a_gpu_measurement(tmp_path):
     assert ("- GPU speeds from this checkout's `results/benchmarks/gpu.json` (batch 64, "
             "synthetic data; decoding not included); backbones: efficientnetv2b0 360.0 / 720.0 "
             "img/s") in text
-    assert "not measured" not in text
+    # Only the OCR detector has no GPU measurement (benchmarks/ocr.py ran on the CPU).
+    assert [line for line in text.splitlines() if "not measured" in line] == [
+        line for line in text.splitlines() if line.startswith(f"| {bm.OCR_ROW} |")]
 
 
 def test_precision_summary_is_computed_from_the_rows(tmp_path):

@@ -95,14 +95,12 @@ def test_device_slots(monkeypatch):
 
 
 def test_thread_environment_shares_the_cores_among_the_jobs(monkeypatch):
-    for name in parallel.THREAD_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    assert parallel.thread_environment(1, cores=2) == {}  # one job: the defaults fit
-    assert parallel.thread_environment(2, cores=2) == {
-        "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "SADUTILS_CPUS": "1"}
-    assert parallel.thread_environment(2, cores=16)["TF_NUM_INTRAOP_THREADS"] == "8"
-    assert parallel.thread_environment(4, cores=2)["SADUTILS_CPUS"] == "1"  # at least one
-    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "3")  # the user's setting wins
+    monkeypatch.delenv("SADUTILS_CPUS", raising=False)
+    assert parallel.thread_environment(1, cores=2) == {}  # one job: the whole machine
+    assert parallel.thread_environment(2, cores=2) == {"SADUTILS_CPUS": "1"}
+    assert parallel.thread_environment(2, cores=16) == {"SADUTILS_CPUS": "8"}
+    assert parallel.thread_environment(4, cores=2) == {"SADUTILS_CPUS": "1"}  # at least one
+    monkeypatch.setenv("SADUTILS_CPUS", "3")  # the user's setting wins
     assert parallel.thread_environment(2, cores=2) == {}
 
 
