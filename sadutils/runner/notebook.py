@@ -6,6 +6,7 @@ module is *how*. A failure is an outcome (:class:`RunOutcome`), never an excepti
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -19,6 +20,7 @@ import nbformat
 import papermill
 
 from .. import backbones as registry
+from ..fileio import atomic_path, write_text
 from ..progress import PROGRESS_ENV, describe, read_events
 from ..workspace import shown_path
 from .kernel import KERNEL_ARGUMENTS, kernel_manager_class
@@ -61,6 +63,10 @@ class RunOutcome:
     error: str | None = None
     cell_index: int | None = None
     cell_source: str | None = None
+
+
+class _NothingWritten(Exception):
+    """Papermill wrote no executed copy (the previous one, if any, stays)."""
 
 
 def _first_line(source) -> str:
@@ -199,19 +205,26 @@ def execute_run(run: NotebookRun, source: Path, output: Path, parameters: dict, 
     if watcher is not None:
         watcher.start()
     try:
-        papermill.execute_notebook(
-            str(source), str(output), parameters=parameters, cwd=str(source.parent),
-            kernel_name=kernel_name or _kernel_name(source), progress_bar=False,
-            log_output=log is None, kernel_manager_class=kernel_manager_class(
-                log_file, environment), extra_arguments=list(KERNEL_ARGUMENTS))
-    except papermill.PapermillExecutionError as exc:
-        outcome.status = "failed"
-        outcome.cell_index, outcome.cell_source = exc.cell_index, _first_line(exc.source)
-        outcome.error = (f"cell {exc.cell_index} (`{outcome.cell_source}`): "
-                         f"{exc.ename}: {_first_line(exc.evalue)}")
-    except Exception as exc:  # noqa: BLE001 - a dead kernel, a missing kernel, a timeout...
-        outcome.status = "failed"
-        outcome.error = f"{type(exc).__name__}: {_first_line(str(exc)) or repr(exc)}"
+        # Papermill rewrites its output after every cell: it writes a temporary file (".json",
+        # which papermill accepts and the book never reads as a page) that replaces the
+        # executed copy once the run is over, so a killed run never leaves half a notebook.
+        with contextlib.suppress(_NothingWritten), atomic_path(output, ".json") as partial:
+            try:
+                papermill.execute_notebook(
+                    str(source), str(partial), parameters=parameters, cwd=str(source.parent),
+                    kernel_name=kernel_name or _kernel_name(source), progress_bar=False,
+                    log_output=log is None, kernel_manager_class=kernel_manager_class(
+                        log_file, environment), extra_arguments=list(KERNEL_ARGUMENTS))
+            except papermill.PapermillExecutionError as exc:
+                outcome.status = "failed"
+                outcome.cell_index, outcome.cell_source = exc.cell_index, _first_line(exc.source)
+                outcome.error = (f"cell {exc.cell_index} (`{outcome.cell_source}`): "
+                                 f"{exc.ename}: {_first_line(exc.evalue)}")
+            except Exception as exc:  # noqa: BLE001 - a dead kernel, a missing kernel, a timeout
+                outcome.status = "failed"
+                outcome.error = f"{type(exc).__name__}: {_first_line(str(exc)) or repr(exc)}"
+            if partial.stat().st_size == 0:  # the kernel never started: nothing to keep
+                raise _NothingWritten
     finally:
         if watcher is not None:
             watcher.stop()
@@ -268,7 +281,8 @@ def retitle(output: Path, parameters: dict, run: NotebookRun) -> None:
                     break
             break
     paths = nb.metadata.get("papermill", {})
-    for key in ("input_path", "output_path"):
-        if isinstance(paths.get(key), str):
-            paths[key] = shown_path(paths[key])
-    nbformat.write(nb, str(output))
+    if isinstance(paths.get("input_path"), str):
+        paths["input_path"] = shown_path(paths["input_path"])
+    if "output_path" in paths:  # papermill wrote a temporary file; this is its name now
+        paths["output_path"] = shown_path(output)
+    write_text(output, nbformat.writes(nb) + "\n")
