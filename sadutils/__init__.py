@@ -19,3 +19,9 @@ import os
 # Hide TensorFlow's C++ info and warning messages, which bury the output that matters in
 # notebooks and logs (errors still show). A value set by the user wins.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from .quiet import quiet_kernel  # noqa: E402 - after the variable above, before TensorFlow
+
+# In a notebook's kernel, TensorFlow's C++ lines go to a log, not into the notebook or the
+# terminal (sadutils.quiet); elsewhere this does nothing.
+quiet_kernel()

@@ -22,6 +22,7 @@ import papermill
 from .. import backbones as registry
 from ..fileio import atomic_path, write_text
 from ..progress import PROGRESS_ENV, describe, read_events
+from ..quiet import KERNEL_STDERR_ENV
 from ..workspace import shown_path
 from .kernel import KERNEL_ARGUMENTS, kernel_manager_class
 from .steps import NotebookRun
@@ -177,7 +178,9 @@ def execute_run(run: NotebookRun, source: Path, output: Path, parameters: dict, 
     """
     t0 = time.perf_counter()
     outcome = RunOutcome(run.name, "ran", why, output=output, log=log)
-    environment = dict(device or {})
+    # The kernel's descriptors already go to the run's log (or, verbose, to the terminal):
+    # sadutils, imported by the notebook, leaves them there (sadutils.quiet).
+    environment = {**(device or {}), KERNEL_STDERR_ENV: "keep"}
     watcher = None
     if progress_path is not None and on_progress is not None:
         progress_path.parent.mkdir(parents=True, exist_ok=True)
