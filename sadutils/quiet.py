@@ -12,10 +12,10 @@ still reaches the reader:
   to ``os.devnull`` and ``sys.stderr`` to a copy of the original descriptor, so one-line errors,
   warnings and progress bars still show and a Python traceback (a bug) still prints;
 * :func:`quiet_kernel` (a notebook's kernel that imports ``sadutils``, started by a bare
-  ``papermill``, ``jupyter-book build`` or Jupyter): descriptor 2 goes to the log
-  ``<results root>/logs/kernels.log``, so those lines reach neither the terminal nor the
-  executed notebook. ``sadutils reproduce`` routes its kernels' descriptors to the run's own log
-  itself and tells them so (:data:`KERNEL_STDERR_ENV`).
+  ``papermill``, ``jupyter-book build`` or Jupyter): descriptor 2 goes to ``os.devnull``, or to
+  the file that :data:`KERNEL_STDERR_ENV` names, so those lines reach neither the terminal nor
+  the executed notebook (``SADUTILS_KERNEL_STDERR=keep`` shows them). ``sadutils reproduce``
+  routes its kernels' descriptors to the run's own log itself and tells them to keep it.
 """
 from __future__ import annotations
 
@@ -23,12 +23,10 @@ import contextlib
 import logging
 import os
 import sys
-from datetime import datetime, timezone
 
-from .workspace import results_home
-
-#: In a kernel's environment: ``keep`` leaves its descriptor 2 where it is (``sadutils
-#: reproduce`` sends it to the run's log, or with ``--verbose`` to the terminal).
+#: In a kernel's environment: where its descriptor 2 goes once it imports sadutils: unset,
+#: ``os.devnull``; ``keep``: where it is (``sadutils reproduce`` sends it to the run's log, or
+#: with ``--verbose`` to the terminal); else a file the lines are appended to.
 KERNEL_STDERR_ENV = "SADUTILS_KERNEL_STDERR"
 #: Python loggers of the native stack: only their errors are shown without ``--verbose``.
 NATIVE_LOGGERS = ("tensorflow", "absl", "h5py")
@@ -90,32 +88,28 @@ def native_stderr_to(target: str = os.devnull):
 
 
 def quiet_kernel() -> str | None:
-    """In a notebook's kernel: send descriptor 2 to ``<results root>/logs/kernels.log``.
+    """In a notebook's kernel: send descriptor 2 where :data:`KERNEL_STDERR_ENV` says.
 
-    Called when ``sadutils`` is imported, before TensorFlow is. Does nothing outside a kernel,
-    twice, or when :data:`KERNEL_STDERR_ENV` is ``keep``; when the log cannot be opened
-    (a read-only checkout) the lines go to ``os.devnull``.
+    Called when ``sadutils`` is imported, before TensorFlow is. Unset, the variable means
+    ``os.devnull``; ``keep`` leaves the descriptor alone; anything else is a file the lines are
+    appended to. Does nothing outside a kernel, or a second time.
 
     Returns
     -------
     str or None
         Where the lines go now, or None when nothing was changed.
+
+    Raises
+    ------
+    OSError
+        When the file the variable names cannot be opened.
     """
     global _kernel_log
-    if _kernel_log is not None or "ipykernel" not in sys.modules \
-            or os.environ.get(KERNEL_STDERR_ENV) == "keep":
+    target = os.environ.get(KERNEL_STDERR_ENV) or os.devnull
+    if _kernel_log is not None or "ipykernel" not in sys.modules or target == "keep":
         return None
-    log = results_home() / "logs" / "kernels.log"
-    try:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        sink = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
-        os.write(sink, f"--- kernel {os.getpid()}, "
-                       f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}: what "
-                       f"TensorFlow and other native libraries wrote follows\n".encode())
-        _kernel_log = str(log)
-    except OSError:
-        sink = os.open(os.devnull, os.O_WRONLY)
-        _kernel_log = os.devnull
+    sink = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
     os.dup2(sink, 2)
     os.close(sink)
-    return _kernel_log
+    _kernel_log = target
+    return target
