@@ -59,15 +59,65 @@ def memory_bytes() -> int | None:
         return None
 
 
-def _gpus() -> list[str] | None:
-    """GPU names seen by TensorFlow, only when the caller has imported TensorFlow (else None)."""
+def gpu_names() -> list[str] | None:
+    """The GPUs TensorFlow sees, by model name where it says one, only when the caller has
+    imported TensorFlow (else None: provenance never starts it).
+
+    Returns
+    -------
+    list of str or None
+    """
     tf = sys.modules.get("tensorflow")
     if tf is None:
         return None
+    out = []
     try:
-        return [d.name for d in tf.config.list_physical_devices("GPU")]
+        for device in tf.config.list_physical_devices("GPU"):
+            try:
+                details = tf.config.experimental.get_device_details(device)
+            except Exception:  # noqa: BLE001 - a name is enough
+                details = {}
+            out.append(details.get("device_name", device.name))
     except Exception:  # noqa: BLE001 - provenance must never break a run
         return None
+    return out
+
+
+def _cpuinfo(field: str) -> str | None:
+    """The first value of ``field`` in ``/proc/cpuinfo`` (Linux), or None."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(field):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def cpu_model() -> str | None:
+    """The CPU's model name ("Intel(R) Xeon(R) ..."), or None where the system does not say.
+
+    Returns
+    -------
+    str or None
+    """
+    return _cpuinfo("model name") or platform.processor() or None
+
+
+#: CPU features that change training speed (vector units, AMX, bfloat16).
+SPEED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "avx512_fp16")
+
+
+def cpu_flags() -> list[str]:
+    """Which of :data:`SPEED_FLAGS` the CPU has (Linux; empty elsewhere).
+
+    Returns
+    -------
+    list of str
+        Sorted.
+    """
+    flags = set((_cpuinfo("flags") or "").split())
+    return sorted(f for f in SPEED_FLAGS if f in flags)
 
 
 def commit() -> tuple[str | None, bool | None]:
@@ -112,7 +162,7 @@ def provenance(seed: int | None = None, manifest_hash: str | None = None,
         "processor": platform.processor() or None,
         "cpu_count": os.cpu_count(),
         "memory_bytes": memory_bytes(),
-        "gpus": _gpus(),
+        "gpus": gpu_names(),
     }
     return {
         "git_commit": head,
