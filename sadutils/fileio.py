@@ -29,6 +29,7 @@ import os
 import secrets
 import signal
 import tempfile
+import threading
 from pathlib import Path
 
 #: Test-only: kill this process with SIGKILL at its N-th crash point.
@@ -47,8 +48,13 @@ class _CrashPlan:
     def __init__(self, at: int | None, trace: str | None, group: int | None):
         self.at, self.trace, self.group = at, trace, group
         self.passed = 0
+        self.lock = threading.Lock()  # download threads reach crash points side by side
 
     def reach(self, step: str, path) -> None:
+        with self.lock:
+            self._reach(step, path)
+
+    def _reach(self, step: str, path) -> None:
         if self.trace:
             # One byte per crash point, appended: the file's size numbers the points of every
             # process writing to it, in the order they reached them.
