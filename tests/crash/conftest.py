@@ -27,7 +27,9 @@ it has run). The helpers are handed to the tests by the :func:`crash` fixture.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import random
 import shutil
 import signal
 import sys
@@ -226,6 +228,46 @@ def sweep(tmp_path: Path, name: str, prepare, run, snapshot, after_kill,
     return {"points": points, "killed": killed, "reference": reference}
 
 
+def moments(tmp_path: Path, name: str, prepare, run, snapshot, after_kill, count: int,
+            seed: int) -> int:
+    """:func:`sweep` at ``count`` seeded random moments of the run instead of crash points
+    (a kill anywhere: inside a write, between two, in a computation).
+
+    Returns
+    -------
+    int
+        The kills survived (moments past the end of a run are drawn again).
+    """
+    folder, log = tmp_path / name, tmp_path / f"{name}.log"
+
+    def fresh():
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        prepare(folder)
+
+    fresh()
+    started = time.monotonic()
+    assert forked(lambda: run(folder), log=log) == 0, log.read_text()
+    duration = time.monotonic() - started
+    reference = snapshot(folder)
+    rng, survived = random.Random(seed), 0
+    for _ in range(5 * count):
+        fresh()
+        moment = rng.uniform(0.0, duration)
+        status = forked(lambda: run(folder), kill_after=moment, log=log)
+        if status == 0:
+            continue
+        assert status == -signal.SIGKILL, (moment, log.read_text())
+        after_kill(folder, f"{moment:.3f} s", reference)
+        assert forked(lambda: run(folder), log=log) == 0, (moment, log.read_text())
+        assert snapshot(folder) == reference, f"killed after {moment:.3f} s"
+        survived += 1
+        if survived == count:
+            break
+    assert survived == count
+    return survived
+
+
 def chain(folder: Path, run, resumes_at, after_kill, reference: list[Point], log: Path,
           targets=None) -> list[Point]:
     """Kill ``run`` at each of ``targets`` (default every point of ``reference``, the
@@ -264,7 +306,36 @@ def chain(folder: Path, run, resumes_at, after_kill, reference: list[Point], log
     return killed
 
 
+#: Environment variable naming a file to which each crash test appends what it survived (one
+#: JSON line: command, mode, crash points of an uninterrupted run, kills survived).
+REPORT_ENV = "SADUTILS_CRASH_REPORT"
+
+
+def report(command: str, mode: str, points: int, killed: int) -> None:
+    """Note what a crash test survived, in the file :data:`REPORT_ENV` names (if any)."""
+    target = os.environ.get(REPORT_ENV)
+    if target:
+        with open(target, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"command": command, "mode": mode, "points": points,
+                                "killed": killed}) + "\n")
+
+
 @pytest.fixture(scope="session")
 def crash():
     """This module's helpers (:func:`forked`, :func:`sweep`, :func:`chain`, ...)."""
     return sys.modules[__name__]
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: the full crash sweeps (every crash point, each from a fresh start, "
+                   "and random moments; several minutes); off unless -m slow is given")
+
+
+def pytest_collection_modifyitems(config, items):
+    if "slow" in (config.getoption("markexpr") or ""):
+        return
+    off = pytest.mark.skip(reason="the full crash sweep takes minutes: run it with -m slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(off)

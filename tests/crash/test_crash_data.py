@@ -39,7 +39,7 @@ def download_table(root) -> list:
 
 
 def _manifests(root) -> dict:
-    return {name: sorted(load_dataset(name, root / name, check=True).manifest[["path", "label"]]
+    return {name: sorted(load_dataset(name, root / name, check=False).manifest[["path", "label"]]
                          .itertuples(index=False, name=None)) for name in DATASETS}
 
 
@@ -80,6 +80,22 @@ def test_demo_data_killed_at_its_crash_points(crash, tmp_path):
                          wanted=WANTED)
     assert len(result["points"]) >= 40 and len(result["killed"]) >= 20
     assert {"written", "synced", "renamed", "generated"} <= {p.step for p in result["killed"]}
+    crash.report("demo-data", "one kill per run", len(result["points"]), len(result["killed"]))
+
+
+@pytest.mark.slow
+def test_demo_data_every_point_and_random_moments_slow(crash, tmp_path):
+    """Every crash point, then 40 seeded random moments (inside the generator's image writes
+    too, which have no crash point of their own)."""
+    after_kill, snapshot = _demo_after_kill(crash), _demo_snapshot(crash)
+    result = crash.sweep(tmp_path, "demo", prepare=lambda f: None, run=_demo,
+                         snapshot=snapshot, after_kill=after_kill, wanted=10_000)
+    assert len(result["killed"]) == len(result["points"])
+    moments = crash.moments(tmp_path, "demo-moments", prepare=lambda f: None, run=_demo,
+                            snapshot=snapshot, after_kill=after_kill, count=40, seed=7)
+    crash.report("demo-data", "every point, one kill per run", len(result["points"]),
+                 len(result["killed"]))
+    crash.report("demo-data", "random moments, one kill per run", 0, moments)
 
 
 # ---------------------------------------------------------------------------- index --out
@@ -137,6 +153,7 @@ def test_index_out_killed_at_its_crash_points_and_random_moments(crash, tmp_path
             break
     assert survived == 3 + INDEX_MOMENTS
     assert crash.forked(run, log=log) == 0 and out.read_text() == reference
+    crash.report("index --out", "3 points and 17 random moments, chained", 3, survived)
 
 
 # ---------------------------------------------------------------------------- download-webemo
@@ -173,17 +190,17 @@ def image_server():
     server.server_close()
 
 
-def test_download_webemo_killed_at_its_crash_points(crash, tmp_path, image_server):
-    """A WEBEmo list of 8 images and 2 dead links, one download at a time (so that the crash
-    points come in the same order in every run)."""
+def _download(crash, tmp_path, server, workers: int, images: int = 8):
+    """``run``, ``snapshot`` and ``after_kill`` of a WEBEmo list of ``images`` images and 2
+    dead links."""
     listing = tmp_path / "train25.txt"
-    lines = [f"{image_server}/img/{n}.jpg {n % 25}" for n in range(8)]
-    lines += [f"{image_server}/dead/{n} 3" for n in range(2)]
+    lines = [f"{server}/img/{n}.jpg {n % 25}" for n in range(images)]
+    lines += [f"{server}/dead/{n} 3" for n in range(2)]
     listing.write_text("\n".join(lines) + "\n")
 
     def run(folder):
         return main(["download-webemo", str(listing), "--out", str(folder / "webemo"),
-                     "--workers", "1", "--retries", "0", "--timeout", "10"])
+                     "--workers", str(workers), "--retries", "0", "--timeout", "10"])
 
     def snapshot(folder):
         root = folder / "webemo"
@@ -201,8 +218,32 @@ def test_download_webemo_killed_at_its_crash_points(crash, tmp_path, image_serve
                 if row.status == "ok":
                     assert (folder / "webemo" / row.file).is_file(), (point, row)
 
+    return run, snapshot, after_kill
+
+
+def test_download_webemo_killed_at_its_crash_points(crash, tmp_path, image_server):
+    """One download at a time, so that the crash points come in the same order in every run."""
+    run, snapshot, after_kill = _download(crash, tmp_path, image_server, workers=1)
     result = crash.sweep(tmp_path, "download", prepare=lambda f: None, run=run,
                          snapshot=snapshot, after_kill=after_kill, wanted=WANTED)
     assert len(result["points"]) == 3 + 8 * 3 + 3  # sample.txt, the images, the log
     assert len(result["killed"]) >= 20
     assert sum(status == "done" for _, status, _ in result["reference"]["downloads"]) == 8
+    crash.report("download-webemo", "one kill per run", len(result["points"]),
+                 len(result["killed"]))
+
+
+@pytest.mark.slow
+def test_download_webemo_with_four_workers_every_point_and_moments_slow(crash, tmp_path,
+                                                                         image_server):
+    """Four downloads at a time (crash points in a different order in every run), 24 images:
+    every crash point, then 30 seeded random moments."""
+    run, snapshot, after_kill = _download(crash, tmp_path, image_server, workers=4, images=24)
+    result = crash.sweep(tmp_path, "download", prepare=lambda f: None, run=run,
+                         snapshot=snapshot, after_kill=after_kill, wanted=10_000)
+    assert len(result["killed"]) == len(result["points"]) == 3 + 24 * 3 + 3
+    moments = crash.moments(tmp_path, "download-moments", prepare=lambda f: None, run=run,
+                            snapshot=snapshot, after_kill=after_kill, count=30, seed=11)
+    crash.report("download-webemo (4 workers)", "every point, one kill per run",
+                 len(result["points"]), len(result["killed"]))
+    crash.report("download-webemo (4 workers)", "random moments, one kill per run", 0, moments)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
+
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
@@ -122,3 +124,24 @@ def test_reproduce_killed_at_every_crash_point(crash, tmp_path):
     assert {p.pid for p in killed} & kernel_pids  # kernels were killed too, not the runner only
     got, want = _result(killed_folder), _result(reference)
     assert got == want and set(got["state"].values()) == {"ok"}
+    crash.report("reproduce (2 toy notebooks)", "every point, chained", len(points),
+                 len(killed))
+
+
+@pytest.mark.slow
+def test_reproduce_every_point_from_a_fresh_start_slow(crash, tmp_path):
+    """Each crash point killed once, from a fresh start, the rerun compared."""
+    def after_kill(folder, point, reference):
+        crash.kill_leftovers(str(tmp_path))  # a kernel whose runner died
+        _sound(folder, point)
+
+    # sweep() forks the command itself; here it must carry the workspace's variables.
+    def command(folder):
+        os.environ.update(_env(folder))
+        return _reproduce(folder)
+
+    result = crash.sweep(tmp_path, "reproduce", prepare=_prepare, run=command,
+                         snapshot=_result, after_kill=after_kill, wanted=10_000)
+    assert len(result["killed"]) == len(result["points"]) >= 20
+    crash.report("reproduce (2 toy notebooks)", "every point, one kill per run",
+                 len(result["points"]), len(result["killed"]))

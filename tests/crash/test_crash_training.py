@@ -90,8 +90,8 @@ def trainer(tmp_path_factory):
                               env={**os.environ, "PYTHONPATH": str(REPO),
                                    "TF_CPP_MIN_LOG_LEVEL": "3"})
 
-    def train(out, crash, kill_at=None, trace=None, log=None):
-        request = {"out": str(out), "epochs": EPOCHS, "log": str(log or folder / "run.log"),
+    def train(out, crash, kill_at=None, trace=None, log=None, epochs=EPOCHS):
+        request = {"out": str(out), "epochs": epochs, "log": str(log or folder / "run.log"),
                    "env": crash.crash_env(kill_at, trace)}
         server.stdin.write(json.dumps(request) + "\n")
         server.stdin.flush()
@@ -142,10 +142,33 @@ def test_training_killed_at_every_epoch_boundary_and_mid_checkpoint(crash, train
                          resumes_at=resumes_at, after_kill=_checkpoint_sound,
                          reference=points, log=log)
     assert len(killed) == len(points) >= 20
-    assert not (killed_folder / checkpoints.CORRUPT_NAME).exists()  # nothing set aside
-    got, want = np.load(killed_folder / "final.npz"), np.load(reference / "final.npz")
+    _same_result(killed_folder, reference)
+    crash.report("training (2 epochs)", "every point, chained", len(points), len(killed))
+
+
+def _same_result(folder: Path, reference: Path) -> None:
+    """The uninterrupted run's weights and history, and no checkpoint ever set aside."""
+    assert not (folder / checkpoints.CORRUPT_NAME).exists()  # nothing set aside as damaged
+    got, want = np.load(folder / "final.npz"), np.load(reference / "final.npz")
     assert len(got.files) == len(want.files)
     for name in want.files:
         np.testing.assert_array_equal(got[name], want[name], err_msg=name)
-    pd.testing.assert_frame_equal(pd.read_csv(killed_folder / "final_history.csv"),
+    pd.testing.assert_frame_equal(pd.read_csv(folder / "final_history.csv"),
                                   pd.read_csv(reference / "final_history.csv"))
+
+
+@pytest.mark.slow
+def test_training_every_point_from_a_fresh_start_slow(crash, trainer, tmp_path):
+    """Three epochs; each crash point killed once, from a fresh run, and the rerun compared."""
+    reference, log = tmp_path / "reference", tmp_path / "train.log"
+    trace = tmp_path / "reference.tsv"
+    assert trainer(reference, crash, trace=trace, log=log, epochs=3) == 0, log.read_text()
+    points = crash.read_trace(trace)
+    for n, point in enumerate(points, 1):
+        folder = tmp_path / f"killed-{n}"
+        assert trainer(folder, crash, kill_at=n, log=log, epochs=3) == -9, (n, point)
+        _checkpoint_sound(folder, point)
+        assert trainer(folder, crash, log=log, epochs=3) == 0, (n, log.read_text())
+        _same_result(folder, reference)
+    crash.report("training (3 epochs)", "every point, one kill per run", len(points),
+                 len(points))
