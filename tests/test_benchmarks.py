@@ -139,3 +139,12 @@ def test_ocr(bench, capsys, tmp_path):
     assert all(r["ms_per_image"] > 0 for r in timed)
     decisions = next(r for r in rows if r["case"] == "decisions")
     assert decisions["photos_n"] == 2 and decisions["photos_balanced_accuracy"] == 1.0
+
+
+def test_durable_writes(bench, capsys, tmp_path):
+    out, rows = run_script(bench, capsys, "durable_writes", tmp_path)
+    assert "RATIO durable/plain time [record (2 KB)]" in out
+    assert "RATIO durable/plain time [demo-data --scale 0.005]" in out
+    assert {r["case"] for r in rows} == {"record (2 KB)", "image (30 KB)", "checkpoint (8 MB)",
+                                         "demo-data --scale 0.005"}
+    assert all(r["durable_ms"] > 0 and r["plain_ms"] > 0 for r in rows)

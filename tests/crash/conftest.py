@@ -218,7 +218,9 @@ def sweep(tmp_path: Path, name: str, prepare, run, snapshot, after_kill,
     killed = []
     for n in spread(len(points), wanted):
         fresh()
-        status = forked(lambda: run(folder), kill_at=n, log=log)
+        # With a trace the points are numbered across processes (a runner and its kernels).
+        status = forked(lambda: run(folder), kill_at=n, log=log,
+                        trace=tmp_path / f"{name}-{n}.tsv")
         assert status == -signal.SIGKILL, (n, status, log.read_text())
         after_kill(folder, points[n - 1], reference)
         status = forked(lambda: run(folder), log=log)
