@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Check that a built book's results page shows Tables 1, 2 and 3 with reproduced numbers.
+"""Check that a built book's results page shows Tables 1, 2 and 3 with reproduced numbers, and
+that no page of the book shows a warning or a path of the machine that built it.
 
 Usage::
 
     python .ci/check_book.py [PATH] [--profile demo|paper] [--partial]
+                             [--machine-path PATH ...]
 
 PATH is the results page (``results.html``) or a build folder holding it (``_build/html``,
 ``_build``); by default ``_build/html/results.html`` and then ``book/_build/html/results.html``
@@ -16,12 +18,21 @@ metric cell, an ``ours`` line holding a number that links to its record (with ``
 at least one such row). When the page shows several profiles, one complete table per number is
 enough, unless ``--profile`` names the one to check.
 
-Exit status 0 when all three tables pass; 1 with one line per problem otherwise; 2 when the
-page cannot be found or read. Only the standard library is used.
+Every page of the build (each ``.html`` file, and each ``.ipynb`` copy offered for download)
+must also be quiet: no stderr block of a notebook cell (a Python warning, a progress bar's
+complaint, TensorFlow's C++ log lines), no warning line in any cell output, and no absolute
+path of the building machine (the checkout, given by ``--machine-path``, default the current
+folder, and the home folder; any ``site-packages/`` path).
+
+Exit status 0 when all three tables pass and every page is quiet; 1 with one line per problem
+otherwise; 2 when the page cannot be found or read. Only the standard library is used.
 """
 from __future__ import annotations
 
 import argparse
+import html as html_module
+import json
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -235,6 +246,172 @@ def check_html(html: str, profile: str | None = None, partial: bool = False) -> 
     return problems
 
 
+#: Lines that are warnings, wherever they appear in a cell's output: Python's ("TqdmWarning:",
+#: "UserWarning:"), logging's and absl's ("WARNING:"), TensorFlow's C++ ("W0000 00:00:...").
+_WARNING = re.compile(r"\b[A-Z]\w*Warning:|^\s*WARNING\b|^[IWEF]\d{4} \d\d:\d\d:\d\d", re.M)
+#: A path inside an installed Python package: a machine's path whatever the checkout.
+_PACKAGES = re.compile(r"[\w./\\-]*site-packages[/\\]")
+
+
+class _Outputs(HTMLParser):
+    """Collects the text of the cell outputs of a page, and of its stderr blocks apart (MyST-NB
+    writes ``<div class="cell_output ..."><div class="output stderr ...">``)."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.outputs: list[str] = []  # one text per output block
+        self.stderr: list[str] = []
+        self._stack = []  # per open <div>: its kind ("stderr", "output" or None)
+        self._text: dict[str, list] = {"stderr": [], "output": []}
+
+    def _inside(self, kind: str) -> bool:
+        return kind in self._stack
+
+    def handle_starttag(self, tag, attrs):
+        if tag != "div":
+            return
+        classes = (dict(attrs).get("class") or "").split()
+        kind = ("stderr" if "stderr" in classes else
+                "output" if {"output", "cell_output"} & set(classes) else None)
+        self._stack.append(kind)
+
+    def handle_endtag(self, tag):
+        if tag != "div" or not self._stack:
+            return
+        kind = self._stack.pop()
+        if kind and not self._inside(kind) and (kind == "stderr" or not self._inside("stderr")):
+            (self.stderr if kind == "stderr" else self.outputs).append(
+                "".join(self._text[kind]))
+            self._text[kind] = []
+
+    def handle_data(self, data):
+        if self._inside("stderr"):
+            self._text["stderr"].append(data)
+        elif self._inside("output"):
+            self._text["output"].append(data)
+
+
+def _first(text: str, limit: int = 100) -> str:
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _warning_lines(texts) -> list[str]:
+    found = []
+    for text in texts:
+        found += [_first(text[m.start():]) for m in _WARNING.finditer(text)]
+    return found
+
+
+def machine_paths(extra=()) -> list[str]:
+    """The absolute paths that must not appear on a page: ``extra`` (default the current
+    folder) and the home folder, each only when it names more than the file system's root.
+
+    Parameters
+    ----------
+    extra : iterable of str
+
+    Returns
+    -------
+    list of str
+        Each ending with a separator.
+    """
+    paths = list(extra) or [os.getcwd()]
+    paths.append(os.path.expanduser("~"))
+    out = []
+    for p in paths:
+        p = os.path.abspath(p).rstrip("/\\")
+        if p and len(Path(p).parts) > 1 and p + os.sep not in out:
+            out.append(p + os.sep)
+    return out
+
+
+def _path_problems(text: str, paths) -> list[str]:
+    found = [f"the machine path {p}" for p in paths if p in text]
+    match = _PACKAGES.search(text)
+    if match:
+        found.append(f"the installed-package path {match.group(0)}")
+    return found
+
+
+def check_page_html(html: str, paths=()) -> list[str]:
+    """Why a page of the built book is not quiet (empty: it is).
+
+    Parameters
+    ----------
+    html : str
+    paths : iterable of str
+        Paths of the building machine (:func:`machine_paths`).
+
+    Returns
+    -------
+    list of str
+    """
+    page = _Outputs()
+    page.feed(html)
+    page.close()
+    problems = [f"a stderr block: {_first(text)!r}" for text in page.stderr]
+    problems += [f"a warning in a cell's output: {line!r}"
+                 for line in _warning_lines(page.outputs)]
+    return problems + _path_problems(html_module.unescape(html), paths)
+
+
+def check_notebook(text: str, paths=()) -> list[str]:
+    """:func:`check_page_html` for a notebook file (``.ipynb``) of the build.
+
+    Parameters
+    ----------
+    text : str
+        The notebook's JSON.
+    paths : iterable of str
+
+    Returns
+    -------
+    list of str
+    """
+    try:
+        nb = json.loads(text)
+    except ValueError as exc:
+        return [f"not a notebook ({exc})"]
+    problems, outputs = [], []
+    for cell in nb.get("cells", []) if isinstance(nb, dict) else []:
+        for out in cell.get("outputs", []) if isinstance(cell, dict) else []:
+            if not isinstance(out, dict):
+                continue
+            body = out.get("text", "")
+            body = "".join(body) if isinstance(body, list) else str(body)
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                problems.append(f"a stderr block: {_first(body)!r}")
+            else:
+                outputs.append(body)
+    problems += [f"a warning in a cell's output: {line!r}" for line in _warning_lines(outputs)]
+    return problems + _path_problems(text, paths)
+
+
+def check_site(root: Path, paths=()) -> list[str]:
+    """Every page of a built book checked by :func:`check_page_html` and :func:`check_notebook`.
+
+    Parameters
+    ----------
+    root : Path
+        The HTML output folder (``_build/html``).
+    paths : iterable of str
+
+    Returns
+    -------
+    list of str
+        ``<page>: <problem>``, one per problem.
+    """
+    problems = []
+    for file in sorted(root.rglob("*")):
+        if file.suffix not in (".html", ".ipynb") or not file.is_file():
+            continue
+        text = file.read_text(encoding="utf-8", errors="replace")
+        check = check_page_html if file.suffix == ".html" else check_notebook
+        problems += [f"{file.relative_to(root)}: {p}" for p in check(text, paths)]
+    return problems
+
+
 def find_page(path: str | None) -> Path:
     candidates = [Path(p) for p in DEFAULT_PAGES] if path is None else [Path(path)]
     for candidate in list(candidates):
@@ -254,6 +431,9 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", help="check the tables of this profile only")
     parser.add_argument("--partial", action="store_true",
                         help="a table passes with at least one reproduced row")
+    parser.add_argument("--machine-path", action="append", default=[], metavar="PATH",
+                        help="an absolute path of the building machine that no page may show "
+                             "(repeatable; default the current folder; the home folder always)")
     args = parser.parse_args(argv)
     try:
         page = find_page(args.path)
@@ -261,14 +441,25 @@ def main(argv=None) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         print(f"check_book: {exc}", file=sys.stderr)
         return 2
+    status = 0
     problems = check_html(html, args.profile, args.partial)
     if problems:
         print(f"check_book: {page} does not show the reproduced tables:", file=sys.stderr)
         for problem in problems:
             print(f"  {problem}", file=sys.stderr)
-        return 1
-    print(f"check_book: {page}: Tables 1, 2 and 3 show reproduced numbers")
-    return 0
+        status = 1
+    else:
+        print(f"check_book: {page}: Tables 1, 2 and 3 show reproduced numbers")
+    noisy = check_site(page.parent, machine_paths(args.machine_path))
+    if noisy:
+        print(f"check_book: pages of {page.parent} show warnings or this machine's paths:",
+              file=sys.stderr)
+        for problem in noisy:
+            print(f"  {problem}", file=sys.stderr)
+        status = 1
+    else:
+        print(f"check_book: no page of {page.parent} shows a warning or a path of this machine")
+    return status
 
 
 if __name__ == "__main__":

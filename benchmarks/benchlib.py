@@ -13,7 +13,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -27,6 +26,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # the checkout's sadutils, also when it is not installed
+from sadutils.provenance import cpu_flags, cpu_model, provenance  # noqa: E402
+from sadutils.workspace import benchmarks_dir  # noqa: E402
 #: A stand-in "backbone" for smoke tests: a few conv layers, same inputs/outputs as the real ones.
 TINY = "tiny"
 ALL_BACKBONES = ("xception", "efficientnetv2b0", "efficientnetv2b2", "efficientnetv2s")
@@ -95,62 +97,27 @@ def backbones_arg(value: str | None, default) -> list[str]:
 
 
 # --------------------------------------------------------------------------- machine info
-def _cpu_model() -> str | None:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
-
-
-def _cpu_flags() -> list[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                return sorted(f for f in flags if f in {"avx2", "avx512f", "avx512_bf16",
-                                                       "amx_bf16", "amx_tile", "avx512_fp16"})
-    except OSError:
-        pass
-    return []
-
-
-def _gpu_names() -> list[str]:
-    tf = sys.modules.get("tensorflow")
-    if tf is None:
-        return []
-    out = []
-    for dev in tf.config.list_physical_devices("GPU"):
-        try:
-            details = tf.config.experimental.get_device_details(dev)
-            out.append(details.get("device_name", dev.name))
-        except Exception:  # noqa: BLE001 - best effort
-            out.append(dev.name)
-    return out
-
-
 def machine_info(note: str = "") -> dict:
-    """Where the numbers were measured: flattened to ``machine.*`` columns in the JSON rows."""
+    """Where the numbers were measured: flattened to ``machine.*`` columns in the JSON rows.
+
+    The same facts as a results record's provenance (:mod:`sadutils.provenance`), with the CPU's
+    model and speed flags and the load when the run started.
+    """
     try:
         load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:
         load = None
-    sys.path.insert(0, str(REPO))
-    from sadutils.provenance import provenance  # versions, commit and memory, as in the records
-
     prov = provenance()
     memory = prov["hardware"]["memory_bytes"]
     commit = prov["git_commit"]
     if commit:
         commit = commit[:10] + ("+dirty" if prov["git_dirty"] else "")
-    gpus = _gpu_names()
+    gpus = prov["hardware"]["gpus"]
     return {
-        "platform": platform.platform(),
-        "cpu": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "cpu_flags": " ".join(_cpu_flags()),
+        "platform": prov["hardware"]["platform"],
+        "cpu": cpu_model(),
+        "cpu_count": prov["hardware"]["cpu_count"],
+        "cpu_flags": " ".join(cpu_flags()),
         "memory_gb": None if memory is None else round(memory / 2**30, 1),
         "gpus": ", ".join(gpus) if gpus else "none",
         "python": prov["versions"]["python"],
@@ -166,8 +133,6 @@ def machine_info(note: str = "") -> dict:
 def results_dir(args) -> Path:
     if args.out:
         return Path(args.out)
-    sys.path.insert(0, str(REPO))
-    from sadutils.workspace import benchmarks_dir
     return benchmarks_dir()
 
 
@@ -324,8 +289,7 @@ def build(backbone: str, image_size: int):
     """The paper model of ``backbone`` (random weights) or the tiny stand-in."""
     import keras
     if backbone != TINY:
-        sys.path.insert(0, str(REPO))
-        from sadutils.models import build_model
+        from sadutils.models import build_model  # TensorFlow only when a model is built
         return build_model(backbone, image_size, weights=None)
     from keras import layers
     inputs = keras.Input((image_size, image_size, 3), name="pixels")

@@ -46,7 +46,7 @@ epochs = None            # None: the profile's value (paper 30, demo 3)
 batch_size = None        # None: the profile's value (32)
 image_size = None        # None: the profile's value (paper 150, demo 72)
 learning_rate = None     # None: the profile's value (0.001)
-seeds = None             # training seeds: None = the profile's (demo 3, paper 1); N; or a list
+seeds = None             # training seeds: None for the profile's (demo 3, paper 1); N; or a list
 weights = None           # a weights file instead of Keras' ImageNet download, or None
 #                          (sadutils reproduce --weights BACKBONE=FILE gives one per backbone)
 data_root = None         # None: data/<profile> (the demo data is generated there if absent)

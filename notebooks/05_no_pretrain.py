@@ -35,7 +35,7 @@ epochs = None
 batch_size = None
 image_size = None
 learning_rate = None
-seeds = None             # training seeds: None = the profile's (demo 3, paper 1); N; or a list
+seeds = None             # training seeds: None for the profile's (demo 3, paper 1); N; or a list
 data_root = None
 results_root = None
 notebook_name = None

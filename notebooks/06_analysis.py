@@ -63,7 +63,7 @@ from IPython.display import Markdown, display
 from sadutils import analysis, reporting, settings
 from sadutils.reporting import analysis as report
 from sadutils.reporting import analysis_figures as figures
-from sadutils.workspace import Workspace
+from sadutils.workspace import Workspace, shown_path
 
 settings.check_parameters(globals())  # a bad value stops here, saying what is expected
 ws = Workspace.create(profile, data_root, results_root)
@@ -243,4 +243,4 @@ for i, (name, found) in enumerate(sets.items()):
 # Analysis chapter shows it.
 
 # %%
-print(chapter.save())
+print(shown_path(chapter.save()))  # relative to the checkout: no path of this machine

@@ -25,3 +25,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # running several notebooks at once instead (runner.parallel). A value set by the user wins.
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+
+from .quiet import quiet_kernel  # noqa: E402 - after the variables above, before TensorFlow
+
+# In a notebook's kernel, TensorFlow's C++ lines go to a log, not into the notebook or the
+# terminal (sadutils.quiet); elsewhere this does nothing.
+quiet_kernel()

@@ -238,6 +238,10 @@ def restore_checkpoint(model, run_dir: Path, run_key: str = "", extra_files=(),
     backup_dir = run_dir / BACKUP_NAME
     if not backup_dir.exists():
         return Resume()
+    if backup_dir.is_dir() and not (backup_dir / CHECKPOINT_NAME).exists():
+        # A run killed before its first index was written: its state files are named by no
+        # index, so they are a fresh run's leftovers (removed), not a damaged checkpoint.
+        _remove_unlisted(backup_dir, set())
     if not backup_dir.is_dir() or not any(backup_dir.iterdir()):
         if backup_dir.is_dir():
             backup_dir.rmdir()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import socket
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -282,6 +283,35 @@ def _stored_class_names(path: Path) -> list[str] | None:
     return None
 
 
+def keras_archive_problem(path) -> str | None:
+    """Why a ``.keras`` file cannot be a whole model, before Keras reads it (Keras would say
+    "File not found" of a file cut short, and "KeyError" of a zip without a model).
+
+    Parameters
+    ----------
+    path : path
+
+    Returns
+    -------
+    str or None
+        None when it is a whole zip archive holding a model's ``config.json``.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            damaged = archive.testzip()  # reads every member, checking its CRC
+    except (zipfile.BadZipFile, EOFError, zlib.error):
+        return ("not a complete .keras file (not a whole zip archive: cut short, e.g. by an "
+                "interrupted copy, or another kind of file)")
+    if "config.json" not in names:
+        shown = ", ".join(names[:3]) + (" ..." if len(names) > 3 else "") or "nothing"
+        return (f"a zip archive without a Keras model in it (no config.json; it holds "
+                f"{shown})")
+    if damaged is not None:
+        return f"not a complete .keras file ({damaged} inside it is damaged)"
+    return None
+
+
 def load_model(path):
     """Load a ``.keras`` model with its class names (Keras' safe mode: no code from the file).
 
@@ -304,6 +334,9 @@ def load_model(path):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file {path} does not exist")
+    problem = keras_archive_problem(path) if path.suffix == ".keras" else None
+    if problem:
+        raise ValueError(f"cannot load model {path}: {problem}")
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as exc:  # noqa: BLE001 - a file Keras cannot load is the user's, not a bug

@@ -82,51 +82,80 @@ def memory_bytes() -> int | None:
         return None
 
 
-#: CPU features that decide how fast TensorFlow runs here (the same demo takes about twice as
-#: long on a CPU with AVX2 only as on one with AMX or AVX-512).
-CPU_FEATURES = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile")
+def gpu_names() -> list[str] | None:
+    """The GPUs TensorFlow sees, by model name where it says one, only when the caller has
+    imported TensorFlow (else None: provenance never starts it).
+
+    Returns
+    -------
+    list of str or None
+    """
+    tf = sys.modules.get("tensorflow")
+    if tf is None:
+        return None
+    out = []
+    try:
+        for device in tf.config.list_physical_devices("GPU"):
+            try:
+                details = tf.config.experimental.get_device_details(device)
+            except Exception:  # noqa: BLE001 - a name is enough
+                details = {}
+            out.append(details.get("device_name", device.name))
+    except Exception:  # noqa: BLE001 - provenance must never break a run
+        return None
+    return out
 
 
-def _cpuinfo(key: str) -> str | None:
+def _cpuinfo(field: str) -> str | None:
+    """The first value of ``field`` in ``/proc/cpuinfo`` (Linux), or None."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith(key):
+            if line.lower().startswith(field):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
     return None
 
 
-def cpu_flags() -> list[str]:
-    """The CPU's features among :data:`CPU_FEATURES` (empty where the OS does not say)."""
-    flags = set((_cpuinfo("flags") or "").split())
-    return [f for f in CPU_FEATURES if f in flags]
-
-
 def cpu_model() -> str | None:
-    """The CPU's model name with its vector features, e.g. ``"AMD EPYC (avx2, avx512f)"``.
+    """The CPU's model name ("Intel(R) Xeon(R) ..."), or None where the system does not say.
 
     Returns
     -------
     str or None
-        None where the OS says nothing of the CPU.
     """
-    name = _cpuinfo("model name") or platform.processor() or None
-    flags = cpu_flags()
+    return _cpuinfo("model name") or platform.processor() or None
+
+
+#: CPU features that change training speed (vector units, AMX, bfloat16).
+SPEED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "avx512_fp16")
+
+
+def cpu_flags() -> list[str]:
+    """Which of :data:`SPEED_FLAGS` the CPU has (Linux; empty elsewhere).
+
+    Returns
+    -------
+    list of str
+        Sorted.
+    """
+    flags = set((_cpuinfo("flags") or "").split())
+    return sorted(f for f in SPEED_FLAGS if f in flags)
+
+
+def cpu_description() -> str | None:
+    """The CPU's model with the features that decide TensorFlow's speed, e.g.
+    ``"AMD EPYC (avx2, avx512_bf16, avx512f)"`` (the same demo takes about twice as long on a
+    CPU with AVX2 only as on one with AVX-512 or AMX).
+
+    Returns
+    -------
+    str or None
+    """
+    name, flags = cpu_model(), cpu_flags()
     if name is None:
         return None
     return f"{name} ({', '.join(flags)})" if flags else name
-
-
-def _gpus() -> list[str] | None:
-    """GPU names seen by TensorFlow, only when the caller has imported TensorFlow (else None)."""
-    tf = sys.modules.get("tensorflow")
-    if tf is None:
-        return None
-    try:
-        return [d.name for d in tf.config.list_physical_devices("GPU")]
-    except Exception:  # noqa: BLE001 - provenance must never break a run
-        return None
 
 
 def commit() -> tuple[str | None, bool | None]:
@@ -171,10 +200,10 @@ def provenance(seed: int | None = None, manifest_hash: str | None = None,
         "processor": platform.processor() or None,
         "cpu_count": os.cpu_count(),
         "memory_bytes": memory_bytes(),
-        "gpus": _gpus(),
+        "gpus": gpu_names(),
+        "cpu": cpu_description(),
         # The thread count changes floating-point sums, hence the numbers (sadutils/__init__.py).
         "tf_intra_op_threads": os.environ.get("TF_NUM_INTRAOP_THREADS"),
-        "cpu_model": cpu_model(),
     }
     return {
         "git_commit": head,

@@ -44,7 +44,7 @@ from rapidocr import RapidOCR
 from rapidocr.ch_ppocr_det import TextDetector
 from rapidocr.ch_ppocr_rec import TextRecInput, TextRecognizer
 from rapidocr.utils.process_img import get_rotate_crop_image
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain bars: tqdm.auto warns in every kernel without ipywidgets
 
 from .config import cpu_count
 from .data.images import DEFAULT_MAX_PIXELS, ImageError, open_rgb

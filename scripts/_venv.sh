@@ -33,4 +33,7 @@ make_venv() {
         echo "no lock for this Python/platform: installing sadutils${extras} from the ranges in pyproject.toml"
         "${pip[@]}" -e ".${extras}"
     fi
+    # Kernels that a bare papermill or jupyter-book starts: no "TCP without encryption" warning
+    # (see sadutils/runner/kernel.py).
+    .venv/bin/python -c 'from sadutils.runner.kernel import install_kernel_config as i; i()'
 }

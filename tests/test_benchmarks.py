@@ -147,3 +147,12 @@ def test_first_step(bench, capsys, tmp_path):
     row = rows[0]
     assert row["lazy_first_step_s"] > 0 and row["prebuilt_first_step_s"] > 0
     assert row["step_s"] > 0 and row["inference_forward_first_call_s"] > 0
+
+
+def test_durable_writes(bench, capsys, tmp_path):
+    out, rows = run_script(bench, capsys, "durable_writes", tmp_path)
+    assert "RATIO durable/plain time [record (2 KB)]" in out
+    assert "RATIO durable/plain time [demo-data --scale 0.005]" in out
+    assert {r["case"] for r in rows} == {"record (2 KB)", "image (30 KB)", "checkpoint (8 MB)",
+                                         "demo-data --scale 0.005"}
+    assert all(r["durable_ms"] > 0 and r["plain_ms"] > 0 for r in rows)

@@ -7,6 +7,7 @@ writes); the numbers are invented.
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -152,3 +153,74 @@ def test_missing_page(tmp_path, capsys):
 def test_cells(ours, ok):
     table = check_book.comparison_tables(_table("2", ours=ours))[0]
     assert (check_book.check_table(table) is None) == ok
+
+
+# ---------------------------------------------------------------------------- quiet pages
+
+def _output(text, stream="stdout"):
+    """A cell output as MyST-NB renders it (the stderr block of the issue's book)."""
+    kind = "stderr" if stream == "stderr" else "stream"
+    return ('<div class="cell docutils container"><div class="cell_output docutils container">'
+            f'<div class="output {kind} highlight-myst-ansi notranslate"><div class="highlight">'
+            f"<pre><span></span>{text}</pre></div></div></div></div>")
+
+
+MACHINE = "/home/ci/clone"
+TQDM = (f"{MACHINE}/.venv/lib/python3.11/site-packages/tqdm/auto.py:21: TqdmWarning: IProgress "
+        "not found. Please update jupyter and ipywidgets.")
+
+
+def _quiet_page(*bodies):
+    return ("<html><body><main><h1>Analysis</h1><p>Prose that names results/demo/records/ and "
+            "a Warning in words.</p>" + "".join(bodies) + "</main></body></html>")
+
+
+def test_a_quiet_page_passes():
+    html = _quiet_page(_output("accuracy 0.61\nrecords: results/demo/records/x.json"))
+    assert check_book.check_page_html(html, [MACHINE + "/"]) == []
+
+
+@pytest.mark.parametrize("body, expected", [
+    (_output(TQDM, "stderr"), "a stderr block: '/home/ci/clone/.venv/lib/python3.11/"),
+    (_output("I0000 00:00:1796.1 13087 cudart_stub.cc:31] Could not find cuda drivers"),
+     "a warning in a cell's output: 'I0000 00:00:1796.1"),
+    (_output("done\nUserWarning: something in a stdout stream"),
+     "a warning in a cell's output: 'UserWarning:"),
+    ("<p>Saved to /home/ci/clone/results/demo/x.csv</p>", "the machine path /home/ci/clone/"),
+    ("<p>/usr/lib/python3/dist-packages/../site-packages/keras/x.py</p>",
+     "the installed-package path"),
+])
+def test_a_warning_or_a_machine_path_fails_the_page(body, expected):
+    problems = check_book.check_page_html(_quiet_page(body), [MACHINE + "/"])
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_notebooks_offered_for_download_are_checked_too():
+    nb = {"cells": [{"cell_type": "code", "source": "", "outputs": [
+        {"output_type": "stream", "name": "stdout", "text": ["ok\n"]},
+        {"output_type": "stream", "name": "stderr", "text": [TQDM]}]}]}
+    problems = check_book.check_notebook(json.dumps(nb), [MACHINE + "/"])
+    assert problems[0].startswith("a stderr block") and "the machine path /home/ci/clone/" in \
+        problems
+    nb["cells"][0]["outputs"].pop()
+    assert check_book.check_notebook(json.dumps(nb), [MACHINE + "/"]) == []
+
+
+def test_main_fails_a_build_with_one_noisy_page(tmp_path, capsys):
+    tables = _page([_section(n, [_table(n)]) for n in ("1", "2", "3")])
+    page = _write(tmp_path, tables)
+    (page.parent / "executed").mkdir()
+    (page.parent / "executed" / "03_train-xception.html").write_text(_quiet_page(_output("x")))
+    assert check_book.main([str(page.parent), "--machine-path", MACHINE]) == 0
+    (page.parent / "analysis.html").write_text(_quiet_page(_output(TQDM, "stderr")))
+    assert check_book.main([str(page.parent), "--machine-path", MACHINE]) == 1
+    err = capsys.readouterr().err
+    assert "analysis.html: a stderr block" in err and "results.html" not in err.split(
+        "show warnings")[1]
+
+
+def test_machine_paths_are_the_checkout_and_home_not_the_root(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", "/")
+    assert check_book.machine_paths() == [str(tmp_path) + "/"]
+    assert check_book.machine_paths(["/srv/book/"]) == ["/srv/book/"]

@@ -1,13 +1,20 @@
 """sadutils.fileio: atomic writes (old file or new file, never half of one) and file hashes."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
+import os
+import signal
 import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+from sadutils import fileio
 from sadutils.fileio import atomic_path, file_sha256, write_json, write_text
 
 
@@ -19,7 +26,7 @@ def test_atomic_path_replaces_on_success(tmp_path):
     path = tmp_path / "sub" / "deeper" / "state.json"  # folders are created
     with atomic_path(path) as tmp:
         assert tmp.parent == path.parent and tmp != path and tmp.name.startswith(".state.json.")
-        assert tmp.name.endswith(".json") and not path.exists()
+        assert tmp.suffix == ".tmp" and not path.exists()  # never globbed as a *.json record
         tmp.write_text("first")
     assert path.read_text() == "first" and _listing(path.parent) == ["state.json"]
     with atomic_path(path) as tmp:
@@ -32,7 +39,7 @@ def test_atomic_path_suffix(tmp_path):
     with atomic_path(tmp_path / "model.keras", suffix=".zip") as tmp:
         assert tmp.suffix == ".zip"
         tmp.write_bytes(b"x")
-    with atomic_path(tmp_path / "archive.tar.gz") as tmp:
+    with atomic_path(tmp_path / "archive.tar.gz", suffix=".tar.gz") as tmp:
         assert tmp.name.endswith(".tar.gz")
         tmp.write_bytes(b"y")
     with atomic_path(tmp_path / "README") as tmp:
@@ -107,3 +114,66 @@ def test_atomic_files_get_the_permissions_of_any_new_file(tmp_path):
         assert stat.S_IMODE(written.stat().st_mode) == expected, written
     with atomic_path(tmp_path / "c.npy") as tmp:
         assert stat.S_IMODE(tmp.stat().st_mode) == expected
+
+
+def test_atomic_path_syncs_the_file_before_the_rename_and_the_folder_after(tmp_path, monkeypatch):
+    """What makes the rename survive a power cut: the content on disk first, then the entry."""
+    events = []
+    monkeypatch.setattr(fileio.os, "fsync", lambda fd: events.append(("fsync", os.readlink(
+        f"/proc/self/fd/{fd}"))))
+    real_replace = fileio.os.replace
+    monkeypatch.setattr(fileio.os, "replace", lambda a, b: (events.append(("rename", str(b))),
+                                                            real_replace(a, b)))
+    path = write_text(tmp_path / "state.json", "{}")
+    assert [e[0] for e in events] == ["fsync", "rename", "fsync"]
+    assert Path(events[0][1]).name.startswith(".state.json.")  # the temporary file
+    assert events[1][1] == str(path) and events[2][1] == str(tmp_path)
+
+
+def test_a_file_system_without_fsync_is_not_an_error_but_a_full_disk_is(tmp_path, monkeypatch):
+    def no_fsync(fd):
+        raise OSError(errno.EINVAL, "Invalid argument")
+    monkeypatch.setattr(fileio.os, "fsync", no_fsync)
+    assert write_text(tmp_path / "a.txt", "x").read_text() == "x"
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(fileio.os, "fsync", full)
+    with pytest.raises(OSError, match="No space"):
+        write_text(tmp_path / "a.txt", "new")
+    assert (tmp_path / "a.txt").read_text() == "x" and _listing(tmp_path) == ["a.txt"]
+
+
+def test_crash_points_are_traced_and_counted_across_processes(tmp_path, monkeypatch):
+    """The test-only hook: every step of an atomic write is a numbered crash point."""
+    trace = tmp_path / "trace.tsv"
+    monkeypatch.setenv(fileio.CRASH_TRACE_ENV, str(trace))
+    monkeypatch.delenv(fileio.CRASH_AT_ENV, raising=False)
+    fileio.arm_crash_points()
+    try:
+        write_text(tmp_path / "a.txt", "x")
+        write_json(tmp_path / "b.json", {})
+    finally:
+        monkeypatch.delenv(fileio.CRASH_TRACE_ENV)
+        fileio.arm_crash_points()
+    rows = [line.split("\t") for line in trace.read_text().splitlines()]
+    assert [(int(r[0]), r[2], Path(r[3]).name) for r in rows] == [
+        (1, "written", "a.txt"), (2, "synced", "a.txt"), (3, "renamed", "a.txt"),
+        (4, "written", "b.json"), (5, "synced", "b.json"), (6, "renamed", "b.json")]
+    assert fileio._CRASH is None  # unset again: a crash point is one comparison
+
+
+def test_a_process_kills_itself_at_the_chosen_crash_point(tmp_path):
+    """SADUTILS_CRASH_AT=2: the second crash point (after the temporary file was synced) is
+    SIGKILL; the old file is intact and the new content only in a temporary file."""
+    (tmp_path / "a.txt").write_text("old")
+    code = ("import sys; from sadutils.fileio import write_text; "
+            "write_text(sys.argv[1], 'new'); print('not killed')")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "a.txt")],
+                          env={**os.environ, fileio.CRASH_AT_ENV: "2"}, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL and "not killed" not in done.stdout
+    assert (tmp_path / "a.txt").read_text() == "old"
+    leftovers = [p for p in tmp_path.iterdir() if p.name != "a.txt"]
+    assert [p.read_text() for p in leftovers] == ["new"]
+    assert leftovers[0].name.startswith(".a.txt.") and leftovers[0].suffix == ".tmp"

@@ -187,8 +187,31 @@ def test_file_that_is_not_a_model(tmp_path):
     archive = tmp_path / "empty.keras"
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("readme.txt", "a zip, but no model")
-    with pytest.raises(ValueError, match="cannot load model"):
+    with pytest.raises(ValueError, match=r"cannot load model .*empty.keras: a zip archive "
+                                         r"without a Keras model in it \(no config.json; it "
+                                         r"holds readme.txt\)"):
         load_model(archive)
+
+
+def test_a_cut_or_damaged_keras_file_is_named_as_such(tiny_trained, tmp_path):
+    """Keras would say "File not found" of a file that is there but cut short."""
+    whole = save_model(tiny_trained[0], tmp_path / "whole.keras").read_bytes()
+    cut = tmp_path / "cut.keras"
+    for size in (len(whole) // 2, len(whole) - 10, 100):
+        cut.write_bytes(whole[:size])
+        with pytest.raises(ValueError, match=r"cut.keras: not a complete .keras file \(not a "
+                                             r"whole zip archive: cut short"):
+            load_model(cut)
+    with zipfile.ZipFile(tmp_path / "whole.keras") as archive:
+        info = archive.getinfo("model.weights.h5")
+        start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    flipped = bytearray(whole)
+    flipped[start + info.compress_size // 2] ^= 0xFF  # one byte inside the weights
+    damaged = tmp_path / "damaged.keras"
+    damaged.write_bytes(bytes(flipped))
+    with pytest.raises(ValueError, match=r"not a complete .keras file \(model.weights.h5 "
+                                         r"inside it is damaged\)"):
+        load_model(damaged)
 
 
 def test_save_model_is_atomic(tiny_trained, monkeypatch):

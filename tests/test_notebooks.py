@@ -9,6 +9,7 @@ import jupytext
 import nbformat
 import papermill
 import pytest
+from papermill.translators import PythonTranslator
 
 from sadutils.runner.fingerprints import notebook_parameters
 from sadutils.runner.steps import load_runs
@@ -51,6 +52,18 @@ def test_parameters_cell_is_declared_and_checked_first(name):
     undeclared = declared - set(PARAMETERS)
     assert not undeclared, f"not declared in sadutils.settings.PARAMETERS: {undeclared}"
     assert CHECK in code[1].source  # the first cell after the parameters checks them
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_papermill_parses_every_parameter(name, caplog):
+    """``papermill --help-notebook`` lists every parameter, and the bare ``papermill`` prints no
+    "Unable to parse line" (a comment holding "=" defeats its parser)."""
+    notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    cell = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
+    with caplog.at_level("WARNING", logger="papermill"):
+        parsed = PythonTranslator.inspect(cell)
+    assert not caplog.records, [r.getMessage() for r in caplog.records]
+    assert {p.name for p in parsed} == notebook_parameters(NOTEBOOKS / f"{name}.ipynb")
 
 
 def _execute_bad(tmp_path, monkeypatch, notebook: str, parameters: dict):

@@ -3,7 +3,9 @@
 and that it never reaches the network."""
 from __future__ import annotations
 
+import re
 import socket
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -154,3 +156,12 @@ def test_ocr_device_follows_what_onnxruntime_offers(monkeypatch):
     assert td.OcrSettings(device="cpu").uses_cuda() is False
     with pytest.raises(ValueError, match="unknown OCR device 'tpu'"):
         td.OcrSettings(device="tpu")
+
+
+def test_no_module_imports_tqdm_auto():
+    """tqdm.auto warns "IProgress not found" in every kernel without ipywidgets: a stderr block
+    on every page of the book that scores text."""
+    package = Path(__file__).resolve().parent.parent / "sadutils"
+    users = [p.name for p in package.rglob("*.py")
+             if re.search(r"^\s*(from tqdm.auto import|import tqdm.auto)", p.read_text(), re.M)]
+    assert users == []

@@ -14,13 +14,16 @@ anything else is a bug and propagates with its traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import importlib
+import os
 import sys
 import warnings
 from importlib.metadata import PackageNotFoundError, version
 
 from ..data.download import FolderInUse
+from ..quiet import native_stderr_to
 from . import arguments
 
 #: Subcommand -> (module running it, function declaring its arguments, one-line summary).
@@ -53,23 +56,14 @@ COMMANDS = {
                 "are there and intact (for machines without network)."),
 }
 
-#: Exit statuses of every command, as ``sadutils --help`` and the README list them.
-EXIT_CODES = {
-    0: "done (for `fetch` of a dataset behind a sign-up page: the instructions were printed)",
-    1: "done, with failures: a notebook failed, an image could not be read, a weights file "
-       "is missing or corrupt",
-    2: "nothing done: a usage or input error (bad option, missing file, malformed dataset, "
-       "failed download)",
-    130: "interrupted (Ctrl-C)",
-}
-
 #: Exceptions that mean "the user asked for something impossible", not "the code is broken".
 #: (FormatError, RecordError and ChecksumMismatch are ValueErrors.)
 USER_ERRORS = (FileNotFoundError, NotADirectoryError, ValueError, FolderInUse)
-#: What each exit status of ``sadutils`` means.
+#: What each exit status of ``sadutils`` means, as ``sadutils --help`` and the README list them.
 EXIT_CODES = {
-    0: "done",
-    1: "done, with failures it lists (unreadable images, a failed notebook)",
+    0: "done (for `fetch` of a dataset behind a sign-up page: the instructions were printed)",
+    1: "done, with failures it lists (unreadable images, a failed notebook, a missing or "
+       "corrupt weights file)",
     2: "refused: a usage error or bad input (missing or malformed file, bad option); nothing "
        "was changed",
     3: "the system refused a read or write (permission denied, disk full, read-only file "
@@ -154,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (_, add_arguments, summary) in COMMANDS.items():
         p = sub.add_parser(name, help=summary, description=summary)
         add_arguments(p)
+        with contextlib.suppress(argparse.ArgumentError):  # reproduce declares its own
+            p.add_argument("-v", "--verbose", action="store_true",
+                           help="also show what TensorFlow and other native libraries write "
+                                "to stderr (hidden otherwise)")
     return parser
 
 
@@ -177,12 +175,14 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, usage errors: argparse has printed why
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
-    module = importlib.import_module(f".{COMMANDS[args.command][0]}", __name__)
-    run = getattr(module, "cmd_" + args.command.replace("-", "_"))
+    # Without --verbose, what native libraries write to the process's stderr (TensorFlow's and
+    # absl's C++ lines) is dropped; what sadutils prints still shows (sadutils.quiet).
+    quiet = contextlib.nullcontext() if args.verbose else native_stderr_to(os.devnull)
     try:
-        with warnings.catch_warnings():  # a warning is one line too, not a source excerpt
+        with quiet, warnings.catch_warnings():  # a warning is one line too, not an excerpt
             warnings.showwarning = _one_line_warnings()
-            return run(args)
+            module = importlib.import_module(f".{COMMANDS[args.command][0]}", __name__)
+            return getattr(module, "cmd_" + args.command.replace("-", "_"))(args)
     except USER_ERRORS as exc:
         print(f"sadutils: error: {_one_line(exc)}", file=sys.stderr)
         return 2

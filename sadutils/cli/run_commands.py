@@ -31,7 +31,8 @@ class LiveTerminal:
             self._status_shown = False
 
     def line(self, text: str) -> None:
-        """Print ``text`` for good (replacing the status line)."""
+        """Print ``text`` for good (replacing the status line), in one write: lines printed
+        by two runs at once never end up on one line."""
         with self._lock:
             self._clear()
             self.stream.write(f"{text}\n")
@@ -56,7 +57,7 @@ def cmd_reproduce(args) -> int:
                        overrides=args.overrides, backbones=args.backbones, seeds=args.seeds,
                        jobs=args.jobs,
                        weights=args.weights, verbose=args.verbose,
-                       echo=terminal.line if live else print,
+                       echo=terminal.line,  # one write per line: two jobs never share one
                        status=terminal.status if live else None)
     return 0 if result.ok else 1
 

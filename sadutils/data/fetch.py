@@ -23,7 +23,7 @@ import requests
 from tqdm import tqdm  # plain bars: tqdm.auto warns in kernels without ipywidgets
 
 from ..config import DATASETS, check_choice
-from ..fileio import file_sha256, write_json
+from ..fileio import file_sha256, sync_file, sync_folder, write_json
 from .download import RETRY_HTTP
 from .transport import (Deadline, DeadlineExpired, check_timeout, deadline_session,
                         run_with_deadline)
@@ -228,7 +228,9 @@ def fetch_archive(url: str, out_dir, sha256: str | None = None, filename: str | 
         part.unlink()
         raise ChecksumMismatch(f"{url}: sha256 {actual} but expected {sha256}; the partial "
                                f"download was deleted, run again to retry")
+    sync_file(part)  # the archive's bytes on disk before its name says it is complete
     os.replace(part, final)
+    sync_folder(final.parent)
     write_json(out_dir / f"{name}.json", dict(url=url, file=name, sha256=actual,
                                                  verified=bool(sha256), bytes=final.stat().st_size,
                                                  finished_at=_now()))

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..fileio import write_json
+from ..fileio import crash_point, write_json
 from .scenes import COMPOSITIONS, DOMAINS, MOODS, Style, clamp, render_photo, sample_style
 from .text import add_text, draw_text_kinds, render_text_photo
 
@@ -463,7 +463,8 @@ def _check_arguments(seed, scale) -> tuple[int, float]:
 def _check_ours(out_dir: Path, marker: dict | None) -> None:
     """Refuse to write into a folder that holds files this generator did not make.
 
-    A folder is the generator's when it is empty or its marker says so (a finished set, or an
+    A folder is the generator's when it is empty (but for the temporary file of an interrupted
+    first marker write, which is removed) or its marker says so (a finished set, or an
     interrupted one: the marker is written first, as "incomplete").
 
     Raises
@@ -477,7 +478,13 @@ def _check_ours(out_dir: Path, marker: dict | None) -> None:
         raise NotADirectoryError(f"demo data folder {out_dir} is a file, not a folder")
     if marker is not None or not out_dir.is_dir():
         return
-    found = sorted(p.name for p in out_dir.iterdir())
+    # The temporary file of a first marker write that a kill interrupted is this generator's.
+    leftovers = [p for p in out_dir.iterdir()
+                 if p.name.startswith(f".{MARKER_NAME}.") and p.name.endswith(".tmp")]
+    found = sorted(p.name for p in out_dir.iterdir() if p not in leftovers)
+    if not found:
+        for p in leftovers:
+            p.unlink(missing_ok=True)
     if found:
         shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
         why = (f"its {MARKER_NAME} is not a marker of the demo generator"
@@ -535,13 +542,12 @@ def generate_demo_data(out_dir, seed: int = 1234, scale: float = 1.0, force: boo
     for name in _DATASET_DIRS:
         if (out_dir / name).exists():
             shutil.rmtree(out_dir / name)
-    counts = {
-        "webemo": _write_webemo(out_dir, seed, scale),
-        "unbiasedemo": _write_unbiasedemo(out_dir, seed, scale),
-        "emotion6": _write_emotion6(out_dir, seed, scale),
-        "cocotext": _write_cocotext(out_dir, seed, scale),
-        "rgp": _write_rgp(out_dir, seed, scale),
-    }
+    counts = {}
+    for name, write in (("webemo", _write_webemo), ("unbiasedemo", _write_unbiasedemo),
+                        ("emotion6", _write_emotion6), ("cocotext", _write_cocotext),
+                        ("rgp", _write_rgp)):
+        counts[name] = write(out_dir, seed, scale)
+        crash_point("generated", out_dir / name)  # tests kill here: half the data made
     write_json(out_dir / MARKER_NAME, {**record, "complete": True, "counts": counts})
     return _roots(out_dir)
 

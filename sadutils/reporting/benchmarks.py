@@ -9,8 +9,8 @@ columns a page wants, says where and on what machine the rows were measured, and
 paper-scale run costs at the measured speeds.
 
 The functions return data (``pandas`` tables, lists of lines); :func:`benchmark_markdown` and
-:func:`paper_cost_markdown` turn them into the Markdown text the page displays, with a small
-table renderer of their own (:func:`markdown_table`).
+:func:`paper_cost_markdown` turn them into the Markdown text the page displays (the tables with
+:func:`sadutils.reporting.tables.format_table`).
 """
 from __future__ import annotations
 
@@ -325,8 +325,8 @@ def benchmark_markdown(name: str, columns: Sequence[str], rename: Mapping | None
     Returns
     -------
     str
-        ``From <source>.``, the table (:func:`markdown_table`) and one list item per
-        :func:`machine_lines` line; or the ``missing`` text.
+        ``From <source>.``, the table (:func:`sadutils.reporting.tables.format_table`) and
+        one list item per :func:`machine_lines` line; or the ``missing`` text.
 
     Warns
     -----

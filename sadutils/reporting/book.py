@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..fileio import atomic_path
 from ..paper import TABLES
 from ..records import Record, latest_by_row, profiles_with_records, read_records
 from ..workspace import Workspace, results_home, shown_path
@@ -68,8 +69,8 @@ def publish_records(out_dir, results_root=None) -> list[Path]:
     for ws in workspaces(results_root):
         for rec in read_records(ws):
             target = out_dir / record_href(rec)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(ws.record_file(rec.run_id), target)
+            with atomic_path(target) as tmp:  # a killed build leaves no half record behind
+                shutil.copyfile(ws.record_file(rec.run_id), tmp)
             written.append(target)
     return written
 

@@ -18,13 +18,27 @@ kernel manager that
 
 TensorFlow's C++ messages are kept whole in the log (since TensorFlow 2.18 part of them ignore
 ``TF_CPP_MIN_LOG_LEVEL`` anyway): they are what one reads when a GPU is not found.
+
+Kernels that other programs start (a bare ``papermill``, ``jupyter-book build``) get neither
+keys nor IPC sockets: papermill's kernel manager reads no configuration. For them,
+:func:`install_kernel_config` (run by ``scripts/demo.sh`` and ``scripts/test.sh`` when they
+install) writes an IPython kernel configuration into the
+environment (``<prefix>/etc/ipython/ipython_kernel_config.py``) that drops that one warning:
+such a kernel talks to the program that started it over the loopback interface of the same
+machine, with every message signed with the key of a connection file only the user can read.
+(The kernel's TensorFlow lines are kept out of the notebook by ``sadutils`` itself, see
+:mod:`sadutils.quiet`.)
 """
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import zmq
 from jupyter_client import AsyncKernelManager
+
+from ..fileio import write_text
 
 #: Extra command-line arguments of every kernel the runner starts: OS-level output (C++ log
 #: lines) is not copied into the executed notebook.
@@ -93,3 +107,47 @@ def kernel_manager_class(output_file=None, environment=None) -> type:
     """
     return type("RunKernelManagerForRun", (RunKernelManager,),
                 {"output_file": output_file, "environment": dict(environment or {})})
+
+
+#: First line of the kernel configuration :func:`install_kernel_config` writes (a file without
+#: it is someone else's and is left alone).
+KERNEL_CONFIG_MARK = "# Written by sadutils"
+#: The configuration itself: self-contained, so kernels still start if sadutils is removed.
+KERNEL_CONFIG = KERNEL_CONFIG_MARK + ''' (sadutils.runner.kernel). Kernels started by programs that
+# provision no CurveZMQ keys (a bare papermill, jupyter-book) talk over TCP on this machine's
+# loopback interface, every message signed with the connection file's key; ipykernel's warning
+# about it is dropped, nothing else (see sadutils/runner/kernel.py).
+import logging
+
+
+class _PlainLoopbackTcp(logging.Filter):
+    def filter(self, record):
+        return "running over TCP without encryption" not in record.getMessage()
+
+
+c.IPKernelApp.logging_config = {
+    "filters": {"sadutils_plain_tcp": {"()": _PlainLoopbackTcp}},
+    "handlers": {"console": {"filters": ["sadutils_plain_tcp"]}},
+}
+'''
+
+
+def install_kernel_config(prefix=None) -> Path | None:
+    """Write :data:`KERNEL_CONFIG` as the IPython kernel configuration of an environment.
+
+    Parameters
+    ----------
+    prefix : path, optional
+        The environment (default ``sys.prefix``); IPython reads ``<prefix>/etc/ipython/``.
+
+    Returns
+    -------
+    Path or None
+        The file written; None when a configuration that sadutils did not write is there
+        (it is left as it is).
+    """
+    path = Path(prefix or sys.prefix) / "etc" / "ipython" / "ipython_kernel_config.py"
+    if path.is_file() and not path.read_text(encoding="utf-8").startswith(KERNEL_CONFIG_MARK):
+        return None
+    return write_text(path, KERNEL_CONFIG)
+

@@ -6,6 +6,7 @@ module is *how*. A failure is an outcome (:class:`RunOutcome`), never an excepti
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -20,9 +21,10 @@ import nbformat
 import papermill
 
 from .. import backbones as registry
-from ..fileio import write_json
+from ..fileio import atomic_path, write_json, write_text
 from ..progress import PROGRESS_ENV, describe, read_events
-from ..provenance import cpu_model
+from ..provenance import cpu_description
+from ..quiet import KERNEL_STDERR_ENV
 from ..workspace import shown_path
 from .kernel import KERNEL_ARGUMENTS, kernel_manager_class
 from .steps import NotebookRun
@@ -64,6 +66,10 @@ class RunOutcome:
     error: str | None = None
     cell_index: int | None = None
     cell_source: str | None = None
+
+
+class _NothingWritten(Exception):
+    """Papermill wrote no executed copy (the previous one, if any, stays)."""
 
 
 def _first_line(source) -> str:
@@ -179,7 +185,9 @@ def execute_run(run: NotebookRun, source: Path, output: Path, parameters: dict, 
     """
     t0, started = time.perf_counter(), time.time()
     outcome = RunOutcome(run.name, "ran", why, output=output, log=log)
-    environment = dict(device or {})
+    # The kernel's descriptors already go to the run's log (or, verbose, to the terminal):
+    # sadutils, imported by the notebook, leaves them there (sadutils.quiet).
+    environment = {**(device or {}), KERNEL_STDERR_ENV: "keep"}
     watcher = None
     if progress_path is not None and on_progress is not None:
         progress_path.parent.mkdir(parents=True, exist_ok=True)
@@ -207,19 +215,26 @@ def execute_run(run: NotebookRun, source: Path, output: Path, parameters: dict, 
     if watcher is not None:
         watcher.start()
     try:
-        papermill.execute_notebook(
-            str(source), str(output), parameters=parameters, cwd=str(source.parent),
-            kernel_name=kernel_name or _kernel_name(source), progress_bar=False,
-            log_output=log is None, kernel_manager_class=kernel_manager_class(
-                log_file, environment), extra_arguments=list(KERNEL_ARGUMENTS))
-    except papermill.PapermillExecutionError as exc:
-        outcome.status = "failed"
-        outcome.cell_index, outcome.cell_source = exc.cell_index, _first_line(exc.source)
-        outcome.error = (f"cell {exc.cell_index} (`{outcome.cell_source}`): "
-                         f"{exc.ename}: {_first_line(exc.evalue)}")
-    except Exception as exc:  # noqa: BLE001 - a dead kernel, a missing kernel, a timeout...
-        outcome.status = "failed"
-        outcome.error = f"{type(exc).__name__}: {_first_line(str(exc)) or repr(exc)}"
+        # Papermill rewrites its output after every cell: it writes a temporary file (".json",
+        # which papermill accepts and the book never reads as a page) that replaces the
+        # executed copy once the run is over, so a killed run never leaves half a notebook.
+        with contextlib.suppress(_NothingWritten), atomic_path(output, ".json") as partial:
+            try:
+                papermill.execute_notebook(
+                    str(source), str(partial), parameters=parameters, cwd=str(source.parent),
+                    kernel_name=kernel_name or _kernel_name(source), progress_bar=False,
+                    log_output=log is None, kernel_manager_class=kernel_manager_class(
+                        log_file, environment), extra_arguments=list(KERNEL_ARGUMENTS))
+            except papermill.PapermillExecutionError as exc:
+                outcome.status = "failed"
+                outcome.cell_index, outcome.cell_source = exc.cell_index, _first_line(exc.source)
+                outcome.error = (f"cell {exc.cell_index} (`{outcome.cell_source}`): "
+                                 f"{exc.ename}: {_first_line(exc.evalue)}")
+            except Exception as exc:  # noqa: BLE001 - a dead kernel, a missing kernel, a timeout
+                outcome.status = "failed"
+                outcome.error = f"{type(exc).__name__}: {_first_line(str(exc)) or repr(exc)}"
+            if partial.stat().st_size == 0:  # the kernel never started: nothing to keep
+                raise _NothingWritten
     finally:
         if watcher is not None:
             watcher.stop()
@@ -294,7 +309,7 @@ def run_timing(run: NotebookRun, outcome: RunOutcome, started: float, output: Pa
         "wall_s": round(outcome.wall_s or 0.0, 3),
         "kernel_start_s": None if first_start is None else round(first_start - started, 3),
         "cells": cells, "phases": phases,
-        "machine": {"cpu": cpu_model(), "cores": os.cpu_count()},
+        "machine": {"cpu": cpu_description(), "cores": os.cpu_count()},
         "environment": dict(environment or {}),
     }
 
@@ -342,7 +357,8 @@ def retitle(output: Path, parameters: dict, run: NotebookRun) -> None:
                     break
             break
     paths = nb.metadata.get("papermill", {})
-    for key in ("input_path", "output_path"):
-        if isinstance(paths.get(key), str):
-            paths[key] = shown_path(paths[key])
-    nbformat.write(nb, str(output))
+    if isinstance(paths.get("input_path"), str):
+        paths["input_path"] = shown_path(paths["input_path"])
+    if "output_path" in paths:  # papermill wrote a temporary file; this is its name now
+        paths["output_path"] = shown_path(output)
+    write_text(output, nbformat.writes(nb) + "\n")

@@ -374,3 +374,44 @@ def test_python_m_sadutils_version():
     bad = subprocess.run([sys.executable, "-m", "sadutils", "nosuch"], capture_output=True,
                          text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.startswith("sadutils: error: ")
+
+
+def test_lines_of_runs_side_by_side_never_share_a_line(isolated, monkeypatch):
+    """``reproduce --jobs 2`` into a log: each run's start line is written whole (``print``
+    wrote the text and its newline apart, and two start lines ended up on one line)."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from sadutils.cli import run_commands
+
+    class SlowLog:  # a log file: not a terminal, and a write lets the other thread in
+        def __init__(self):
+            self.writes = []
+
+        def write(self, text):
+            time.sleep(0.001)
+            self.writes.append(text)
+
+        def flush(self):
+            pass
+
+        def isatty(self):
+            return False
+
+    def two_jobs(ws, echo, status, **options):
+        assert status is None  # a log gets lines, not a status line rewritten in place
+        threads = [threading.Thread(target=lambda i=i: [echo(f"[{i}/2] run {k} ...")
+                                                        for k in range(20)]) for i in (1, 2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return SimpleNamespace(ok=True)
+
+    log = SlowLog()
+    monkeypatch.setattr(sys, "stdout", log)
+    monkeypatch.setattr(run_commands, "reproduce", two_jobs)
+    assert main(["reproduce", "--jobs", "2"]) == 0
+    lines = "".join(log.writes).splitlines()
+    assert len(lines) == 40 and all(line.count("[") == 1 for line in lines), lines
