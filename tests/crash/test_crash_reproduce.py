@@ -99,7 +99,9 @@ def test_reproduce_killed_at_every_crash_point(crash, tmp_path):
     assert crash.forked(lambda: _reproduce(reference), trace=trace, log=log,
                         env=_env(reference)) == 0, log.read_text()
     points = crash.read_trace(trace)
-    kernel_pids = {p.pid for p in points if p.path.endswith(("a.json", "b.json"))}
+    # The kernels write the records (the runner writes the timing files timings/a.json, ...).
+    kernel_pids = {p.pid for p in points
+                   if p.path.endswith(("records/a.json", "records/b.json"))}
     assert len(kernel_pids) == 2 and not kernel_pids & {p.pid for p in points
                                                           if "reproduce.json" in p.path}
     done = [i for i, p in enumerate(points) if p.label == "renamed reproduce.json"]
