@@ -46,7 +46,7 @@ COMMANDS = {
     "reproduce": ("run_commands", arguments.reproduce,
                   "Run the notebooks in order with papermill, skipping those whose inputs did "
                   "not change."),
-    "run-notebook": ("run_commands", arguments.run_notebook,
+    "run-notebook": ("job_commands", arguments.run_notebook,
                      "Run one notebook of the graph (one job of `reproduce --executor slurm`) "
                      "with the runner's quiet kernel, log and progress, and record it."),
     "tables": ("run_commands", arguments.tables,

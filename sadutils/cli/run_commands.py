@@ -1,7 +1,6 @@
-"""The pipeline commands: ``reproduce``, ``run-notebook`` and ``tables``."""
+"""The pipeline commands: ``reproduce`` and ``tables``."""
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 import threading
@@ -9,7 +8,6 @@ import threading
 from ..records import read_records
 from ..reporting.tables import NOT_RUN, tables_text
 from ..runner import reproduce
-from ..runner.plan import Plan, execute_one, prepare
 from ..workspace import Workspace
 
 
@@ -62,26 +60,6 @@ def cmd_reproduce(args) -> int:
                        echo=terminal.line if live else print,
                        status=terminal.status if live else None)
     return 0 if result.ok else 1
-
-
-def cmd_run_notebook(args) -> int:
-    """Run one notebook run of the graph, unconditionally, and record it in the state file."""
-    if args.plan is not None:
-        try:
-            data = json.loads(args.plan.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise ValueError(f"{args.plan}: not JSON ({exc})") from None
-        plan = Plan.from_json(data)
-    else:
-        plan = prepare(Workspace.create(args.profile), only=[args.run],
-                       overrides=args.overrides, backbones=args.backbones, seeds=args.seeds,
-                       weights=args.weights)
-    chosen = [r for r in plan.selected if r.name == args.run]
-    if not chosen:
-        names = ", ".join(r.name for r in plan.selected)
-        raise ValueError(f"no run {args.run!r} in the plan; its runs: {names}")
-    outcome = execute_one(plan, chosen[0], "asked for by run-notebook", verbose=args.verbose)
-    return 0 if outcome.status == "ran" else 1
 
 
 def cmd_tables(args) -> int:

@@ -1,0 +1,273 @@
+#!/usr/bin/env python3
+"""Stand-in SLURM commands for .ci/check_slurm.sh: sbatch, squeue, sacct, sacctmgr, sshare,
+scontrol, sinfo and srun, as snakemake-executor-plugin-slurm calls them, on one machine.
+
+Installed as links named after each command (``.ci/check_slurm.sh`` makes them); the name a
+link is called by says which command it is. Every call is appended to
+``$FAKE_SLURM_DIR/calls.jsonl`` (command, arguments, stdin, job); a call with an option this
+stand-in does not know is refused (status 1) and logged as refused, so the check sees every
+call and fails on any it did not foresee. ``sbatch`` starts the job's script in the background
+(with ``SLURM_JOB_ID``, ``SLURM_CPUS_PER_TASK`` and ``SLURM_GPUS`` set, its output in
+``--output``) and records its state (PENDING, RUNNING, COMPLETED, FAILED, PREEMPTED) in
+``$FAKE_SLURM_DIR/jobs/<id>.json``, which ``sacct`` and ``squeue`` report.
+
+``FAKE_SLURM_PREEMPT=<comment substring>:<seconds>``: the first job whose ``--comment``
+contains the substring is sent SIGTERM after that many seconds and reported PREEMPTED, as a
+cluster preempting it would.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+STATE = Path(os.environ.get("FAKE_SLURM_DIR", "/tmp/fake-slurm"))
+ACCOUNT = os.environ.get("FAKE_SLURM_ACCOUNT", "sadness")
+#: sbatch options that take a value, and those that do not.
+SBATCH_VALUE = {"--job-name", "--output", "--comment", "-A", "--account", "-p", "--partition",
+                "-t", "--time", "--mem", "--mem-per-cpu", "--cpus-per-task", "--ntasks",
+                "--gpus", "-D", "--chdir", "--qos", "-C", "--nodes", "--gres", "--wrap",
+                "--ntasks-per-gpu", "--cpus-per-gpu", "--exclude", "--clusters"}
+SBATCH_FLAG = {"--parsable", "--export=ALL", "--requeue", "--no-requeue"}
+
+
+def log_call(command: str, argv: list, refused: str | None = None, **extra) -> None:
+    STATE.mkdir(parents=True, exist_ok=True)
+    entry = {"command": command, "argv": argv, "time": time.time(), **extra}
+    if refused:
+        entry["refused"] = refused
+    with open(STATE / "calls.jsonl", "a") as handle:
+        fcntl.lockf(handle, fcntl.LOCK_EX)
+        handle.write(json.dumps(entry) + "\n")
+
+
+def refuse(command: str, argv: list, why: str) -> int:
+    log_call(command, argv, refused=why)
+    print(f"{command}: error: {why}", file=sys.stderr)
+    return 1
+
+
+def parse(argv: list, value_options: set, flags: set) -> tuple[dict, list] | str:
+    """Options (``--x=v``, ``--x v``, ``-x v``) and the rest; a text saying what is wrong."""
+    options, rest, i = {}, [], 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in flags:
+            options[arg] = True
+        elif "=" in arg and arg.split("=", 1)[0] in value_options:
+            name, value = arg.split("=", 1)
+            options[name] = value
+        elif arg[:2] in value_options and len(arg) > 2 and not arg.startswith("--"):
+            options[arg[:2]] = arg[2:]  # -n1, -c4
+        elif arg in value_options:
+            if i + 1 >= len(argv):
+                return f"option {arg} needs a value"
+            options[arg] = argv[i + 1]
+            i += 1
+        elif arg.startswith("-"):
+            return f"unknown option {arg}"
+        else:
+            rest = argv[i:]
+            break
+        i += 1
+    return options, rest
+
+
+def jobs_dir() -> Path:
+    path = STATE / "jobs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def next_id() -> int:
+    STATE.mkdir(parents=True, exist_ok=True)
+    with open(STATE / "counter", "a+") as handle:
+        fcntl.lockf(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        number = int(handle.read() or 1000) + 1
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(number))
+    return number
+
+
+def write_job(job: dict) -> None:
+    path = jobs_dir() / f"{job['id']}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(job))
+    tmp.replace(path)
+
+
+def read_jobs() -> list[dict]:
+    jobs = []
+    for path in sorted(jobs_dir().glob("*.json")):
+        try:
+            jobs.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    return jobs
+
+
+def sbatch(argv: list) -> int:
+    parsed = parse(argv, SBATCH_VALUE, SBATCH_FLAG)
+    if isinstance(parsed, str):
+        return refuse("sbatch", argv, parsed)
+    options, rest = parsed
+    for needed in ("--parsable", "--job-name", "--output"):
+        if needed not in options:
+            return refuse("sbatch", argv, f"expected {needed}")
+    stdin = None
+    if "--wrap" in options:
+        script = "#!/bin/sh\n" + options["--wrap"]
+    elif rest == ["/dev/stdin"]:
+        stdin = script = sys.stdin.read()
+    else:
+        return refuse("sbatch", argv, f"expected --wrap or /dev/stdin, got {rest}")
+    number = next_id()
+    job = {"id": number, "name": options["--job-name"], "comment": options.get("--comment", ""),
+           "state": "PENDING", "options": options, "submitted": time.time()}
+    write_job(job)
+    log_call("sbatch", argv, stdin=stdin, job=number)
+    output = Path(options["--output"].replace("%j", str(number)))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    workdir = options.get("-D", options.get("--chdir", os.getcwd()))
+    script_file = jobs_dir() / f"{number}.sh"
+    script_file.write_text(script)
+    # The job runs detached from this call (sbatch returns at once), under a small supervisor:
+    # this same file called as `fake-slurm-job`.
+    subprocess.Popen([sys.executable, os.path.abspath(__file__), "--run-job", str(number),
+                      str(script_file), str(output), workdir],
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL, start_new_session=True)
+    print(number)
+    return 0
+
+
+def run_job(number: str, script: str, output: str, workdir: str) -> int:
+    job = json.loads((jobs_dir() / f"{number}.json").read_text())
+    env = dict(os.environ, SLURM_JOB_ID=number, SLURM_JOBID=number,
+               SLURM_CPUS_PER_TASK=str(job["options"].get("--cpus-per-task", 1)),
+               SLURM_JOB_NAME=job["name"])
+    if job["options"].get("--gpus"):
+        env["SLURM_GPUS"] = job["options"]["--gpus"]
+    job["state"], job["started"] = "RUNNING", time.time()
+    write_job(job)
+    preempt = os.environ.get("FAKE_SLURM_PREEMPT", "")
+    target, _, seconds = preempt.rpartition(":")
+    marker = STATE / "preempted-once"
+    will_preempt = bool(target) and target in job["comment"] and not marker.exists()
+    if will_preempt:
+        marker.write_text(str(number))
+    with open(output, "w") as out:
+        process = subprocess.Popen(["sh", script], cwd=workdir, env=env, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        preempted = False
+        if will_preempt:
+            try:
+                process.wait(timeout=float(seconds))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGTERM)
+                preempted = True
+        code = process.wait()
+    job["state"] = "PREEMPTED" if preempted else ("COMPLETED" if code == 0 else "FAILED")
+    job["exit_code"], job["ended"] = code, time.time()
+    write_job(job)
+    return 0
+
+
+def sacct(argv: list) -> int:
+    log_call("sacct", argv)
+    text = " ".join(argv)
+    if "-o Account" in text or "--format=Account" in text:
+        print(ACCOUNT)
+        return 0
+    if "nodelist" in text:
+        print("localhost")
+        return 0
+    if "--format=Reason" in argv:  # why a failed job's steps ended
+        print("None")
+        return 0
+    if "--name" not in argv or "--parsable2" not in argv:
+        return refuse("sacct", argv, "expected --parsable2 --name RUNID")
+    name = argv[argv.index("--name") + 1]
+    for job in read_jobs():
+        if job["name"] == name:
+            print(f"{job['id']}|{job['state']}")
+    return 0
+
+
+def squeue(argv: list) -> int:
+    log_call("squeue", argv)
+    if "--name" not in argv:
+        return refuse("squeue", argv, "expected --name RUNID")
+    name = argv[argv.index("--name") + 1]
+    for job in read_jobs():
+        if job["name"] == name:
+            print(f"{job['id']}|{job['state']}")
+    return 0
+
+
+def sacctmgr(argv: list) -> int:
+    log_call("sacctmgr", argv)
+    print(ACCOUNT)
+    return 0
+
+
+def sshare(argv: list) -> int:
+    log_call("sshare", argv)
+    print(ACCOUNT)
+    return 0
+
+
+def scontrol(argv: list) -> int:
+    log_call("scontrol", argv)
+    if argv[:2] == ["show", "config"]:
+        print("MinJobAge               = 300 sec")
+        return 0
+    return refuse("scontrol", argv, "only `scontrol show config` is known")
+
+
+def sinfo(argv: list) -> int:
+    log_call("sinfo", argv)
+    print("PARTITION AVAIL TIMELIMIT NODES STATE NODELIST\ncpu* up infinite 1 idle localhost")
+    return 0
+
+
+def srun(argv: list) -> int:
+    parsed = parse(argv, {"-n", "--cpu-bind", "--cpus-per-task", "--gpus", "--nodes", "-c",
+                          "--mem", "--ntasks"}, set())
+    if isinstance(parsed, str):
+        return refuse("srun", argv, parsed)
+    options, rest = parsed
+    if not rest:
+        return refuse("srun", argv, "no command")
+    if "SLURM_JOB_ID" not in os.environ:
+        return refuse("srun", argv, "srun outside a job")
+    log_call("srun", argv, job=os.environ["SLURM_JOB_ID"])
+    return subprocess.call(rest)
+
+
+COMMANDS = {"sbatch": sbatch, "sacct": sacct, "squeue": squeue, "sacctmgr": sacctmgr,
+            "sshare": sshare, "scontrol": scontrol, "sinfo": sinfo, "srun": srun}
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--run-job":
+        return run_job(*sys.argv[2:6])
+    name = Path(sys.argv[0]).name
+    if name not in COMMANDS:
+        print(f"fake_slurm.py: call me through a link named one of {', '.join(COMMANDS)}",
+              file=sys.stderr)
+        return 2
+    # The plugin quotes with shlex; arguments arrive as the shell split them.
+    argv = sys.argv[1:]
+    return COMMANDS[name](argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
