@@ -186,7 +186,9 @@ def state_lock(path: Path):
     None
     """
     with _STATE_THREAD_LOCK:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.is_dir():  # no state yet (a dry run creates no folder)
+            yield
+            return
         with open(path.with_name(path.name + ".lock"), "a") as handle:
             fcntl.lockf(handle, fcntl.LOCK_EX)
             try:
@@ -213,6 +215,7 @@ def update_state(path: Path, profile: str, name: str, entry: dict) -> dict:
     dict
         The state as written.
     """
+    path.parent.mkdir(parents=True, exist_ok=True)
     with state_lock(path):
         state = read_state(path, profile)
         state["runs"][name] = entry
