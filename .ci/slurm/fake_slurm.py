@@ -11,13 +11,15 @@ call and fails on any it did not foresee. ``sbatch`` starts the job's script in 
 ``--output``) and records its state (PENDING, RUNNING, COMPLETED, FAILED, PREEMPTED) in
 ``$FAKE_SLURM_DIR/jobs/<id>.json``, which ``sacct`` and ``squeue`` report.
 
-``FAKE_SLURM_PREEMPT=<comment substring>:<seconds>``: the first job whose ``--comment``
-contains the substring is sent SIGTERM after that many seconds and reported PREEMPTED, as a
-cluster preempting it would.
+``FAKE_SLURM_PREEMPT=<comment substring>@<glob>``: the first job whose ``--comment`` contains
+the substring is preempted as soon as a file matches the glob (e.g. its first training
+checkpoint): every process of the job gets SIGTERM, then SIGKILL, as SLURM ends a job's
+processes, and the job is reported PREEMPTED.
 """
 from __future__ import annotations
 
 import fcntl
+import glob
 import json
 import os
 import signal
@@ -157,8 +159,7 @@ def run_job(number: str, script: str, output: str, workdir: str) -> int:
         env["SLURM_GPUS"] = job["options"]["--gpus"]
     job["state"], job["started"] = "RUNNING", time.time()
     write_job(job)
-    preempt = os.environ.get("FAKE_SLURM_PREEMPT", "")
-    target, _, seconds = preempt.rpartition(":")
+    target, _, pattern = os.environ.get("FAKE_SLURM_PREEMPT", "").partition("@")
     marker = STATE / "preempted-once"
     will_preempt = bool(target) and target in job["comment"] and not marker.exists()
     if will_preempt:
@@ -167,17 +168,46 @@ def run_job(number: str, script: str, output: str, workdir: str) -> int:
         process = subprocess.Popen(["sh", script], cwd=workdir, env=env, stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True)
         preempted = False
-        if will_preempt:
-            try:
-                process.wait(timeout=float(seconds))
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGTERM)
+        while will_preempt and process.poll() is None:
+            if glob.glob(pattern):
+                kill_tree(process.pid)
                 preempted = True
+                break
+            time.sleep(0.2)
         code = process.wait()
     job["state"] = "PREEMPTED" if preempted else ("COMPLETED" if code == 0 else "FAILED")
     job["exit_code"], job["ended"] = code, time.time()
     write_job(job)
     return 0
+
+
+def kill_tree(pid: int) -> None:
+    """SIGTERM to a process and all its descendants (kernels start sessions of their own),
+    then SIGKILL to those left after 10 s."""
+    def descendants() -> list[int]:
+        children: dict[int, list[int]] = {}
+        for stat in glob.glob("/proc/[0-9]*/stat"):
+            try:
+                fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(stat.split("/")[2]))
+        found, todo = [], [pid]
+        while todo:
+            current = todo.pop()
+            found.append(current)
+            todo += children.get(current, [])
+        return found
+
+    pids = descendants()  # before any dies: orphans are adopted by init, out of sight
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for each in pids:
+            try:
+                os.kill(each, sig)
+            except OSError:
+                pass
+        if sig == signal.SIGTERM:
+            time.sleep(10)
 
 
 def sacct(argv: list) -> int:
