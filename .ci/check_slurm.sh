@@ -96,7 +96,8 @@ srun = [c for c in calls if c["command"] == "srun"]
 assert len(srun) == 9, len(srun)  # every job ran its step through srun
 records = [json.loads(Path(p).read_text()) for p in
            glob.glob(str(work / "results-slurm/demo/records/*.json"))]
-resumed = [r for r in records if r.get("kind") == "train" and r.get("seed") == 1235]
+resumed = [r for r in records if r.get("kind") == "train"
+           and (r.get("provenance") or {}).get("seed") == 1235]
 assert resumed and resumed[-1]["params"]["resumed_from_epoch"] >= 1, \
     [r["params"].get("resumed_from_epoch") for r in resumed]
 second = (work / "second.txt").read_text()
