@@ -45,7 +45,8 @@ PROBE = [
                 "marks['imports'] = time.time()"),
     ("tensorflow", "tf.config.list_physical_devices()\n_ = tf.reduce_sum(tf.ones((8, 8)))\n"
                    "marks['tensorflow start'] = time.time()"),
-    ("decode", "ws = Workspace.create(profile)\nrecipe = settings.TrainSettings.resolve(ws.profile)\n"
+    ("decode", "ws = Workspace.create(profile)\n"
+               "recipe = settings.TrainSettings.resolve(ws.profile)\n"
                "split = experiments.training_split(ws)\n"
                "_, images, _ = inference.decode_manifest(split, recipe.image_size, ws.cache)\n"
                "marks['split and decode'] = time.time()"),

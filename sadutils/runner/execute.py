@@ -36,7 +36,7 @@ from .plan import (  # noqa: F401 - read_state, parse_weights, STATE_VERSION: th
     prepare,
     read_state,
 )
-from .snakemake import run_elsewhere
+from .snakemake import check_executor, run_elsewhere
 
 STATUSES = ("ran", "skipped", "failed", "blocked", "would run")
 #: Where a run goes: ``local`` this runner's own scheduler; the others through Snakemake.
@@ -152,6 +152,7 @@ def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), ru
     selected = plan.selected
     if ws.state_file.exists() and not ws.state_file.is_file():
         raise ValueError(f"the runner's state file {ws.state_file} is not a file; move it away")
+    check_executor(executor, cluster_profile, dry_run)
     if ws.name == "demo" and any(run.datasets for run in selected) and not dry_run:
         echo("demo data: checking (generated on first use, then reused) ...")
         # Progress bars only while the data is made (once): a quick check draws none.

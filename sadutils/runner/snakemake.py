@@ -274,6 +274,38 @@ def snakemake_command(snakefile: Path, executor: str, jobs: int,
     return command
 
 
+def check_executor(executor: str, cluster_profile=None, dry_run: bool = False):
+    """Refuse an executor that cannot run here before anything runs.
+
+    Parameters
+    ----------
+    executor : str
+    cluster_profile : path, optional
+        For ``slurm``: the workflow profile's folder (default ``profiles/slurm``).
+    dry_run : bool
+        A dry run needs the profile but not Snakemake.
+
+    Returns
+    -------
+    tuple
+        ``(profile folder, profile)`` for ``slurm``, else ``(None, None)``.
+
+    Raises
+    ------
+    FileNotFoundError
+        For a missing profile, or no Snakemake (a real run of ``snakemake`` or ``slurm``).
+    ValueError
+        For a profile that is not a mapping.
+    """
+    if executor != "local" and not dry_run:
+        find_snakemake()
+    if executor != "slurm":
+        return None, None
+    folder = Path(cluster_profile) if cluster_profile is not None \
+        else repo_root() / DEFAULT_CLUSTER_PROFILE
+    return folder, read_cluster_profile(folder)
+
+
 def _finished(entry: dict | None, before: dict | None) -> bool:
     return isinstance(entry, dict) and entry.get("execution") is not None \
         and (before is None or entry.get("execution") != before.get("execution"))
@@ -321,12 +353,7 @@ def run_elsewhere(plan: Plan, executor: str, *, force: bool = False, jobs: int =
     """
     ws = plan.ws
     label = label or (lambda run: run.name)
-    if executor == "slurm":
-        cluster_profile = Path(cluster_profile) if cluster_profile is not None \
-            else repo_root() / DEFAULT_CLUSTER_PROFILE
-        profile = read_cluster_profile(cluster_profile)
-    else:
-        cluster_profile, profile = None, None
+    cluster_profile, profile = check_executor(executor, cluster_profile, dry_run)
     with state_lock(ws.state_file):
         state = read_state(ws.state_file, ws.name)
     why = plan.predict(state, force)

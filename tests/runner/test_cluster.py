@@ -256,3 +256,14 @@ def test_snakemake_reads_the_generated_snakefile(tiny):
     counts = dict(zip(stats[::2], stats[1::2]))
     assert counts == {"job": "count", "all": "1", "nb_prep": "1", "nb_fit": "4",
                       "nb_ablate": "2", "nb_report": "1", "total": "9"}
+
+
+def test_an_executor_that_cannot_run_is_refused_before_anything_runs(isolated, monkeypatch,
+                                                                      capsys):
+    monkeypatch.setenv("SADUTILS_SNAKEMAKE", str(isolated / "no-snakemake"))
+    assert main(["reproduce", "--executor", "slurm"]) == 2
+    assert "$SADUTILS_SNAKEMAKE=" in capsys.readouterr().err
+    assert main(["reproduce", "--executor", "slurm", "--dry-run", "--cluster-profile",
+                 str(isolated)]) == 2
+    assert f"cluster profile {isolated / 'config.yaml'} not found" in capsys.readouterr().err
+    assert not (isolated / "data").exists() and not (isolated / "results").exists()
