@@ -112,10 +112,11 @@ def reproduce(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backbones", nargs="+", metavar="NAME",
                    help="the backbones notebook 03 runs for (default the paper's four; any "
                         "keras.applications classifier, e.g. resnet50)")
-    p.add_argument("--jobs", type=int, default=1, metavar="N",
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="notebook runs at once (default 1): independent runs (the backbones "
                         "and seeds of 03; 04 beside 05) side by side, one GPU each where there "
-                        "are several; with --executor slurm, jobs submitted at once")
+                        "are several; with --executor slurm, jobs queued at once (default the "
+                        "cluster profile's)")
     _graph_options(p)
     p.add_argument("--executor", choices=EXECUTORS, default="local",
                    help="local: this machine, sadutils' own scheduler (default); slurm: one "

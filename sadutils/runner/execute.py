@@ -70,7 +70,7 @@ class ReproduceResult:
 def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), runs=None,
               backbones=None, seeds=None, notebooks=None, executed=None,
               kernel_name: str | None = None, weights=None, verbose: bool = False, echo=print,
-              status=None, jobs: int = 1, executor: str = "local", dry_run: bool = False,
+              status=None, jobs: int | None = None, executor: str = "local", dry_run: bool = False,
               cluster_profile=None) -> ReproduceResult:
     """Run the notebooks with papermill in dependency order, skipping those whose inputs did not
     change since their last successful run.
@@ -115,11 +115,12 @@ def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), ru
     status : callable, optional
         Receives a running notebook's latest progress, to show in place (a terminal); None
         sends epoch ends (and, at most every 30 s, other progress) to ``echo`` instead.
-    jobs : int
-        Notebook runs at once: independent runs (the backbones and seeds of 03; 04 beside 05)
+    jobs : int, optional
+        Notebook runs at once (default 1): independent runs (the backbones and seeds of 03; 04 beside 05)
         run side by side as soon as what they depend on has finished, each on a GPU of its own
         where there are several GPUs (at most one job per GPU), on the CPU otherwise. For the
-        Snakemake executors: jobs Snakemake runs or keeps submitted at once.
+        Snakemake executors: jobs Snakemake runs or keeps submitted at once (``slurm``:
+        default the cluster profile's ``jobs``).
     executor : str
         ``local`` (this runner's scheduler), ``snakemake`` (Snakemake's local executor: the
         jobs a cluster would get, on this machine) or ``slurm`` (one SLURM job per run).
@@ -168,7 +169,7 @@ def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), ru
                                  cluster_profile=cluster_profile, echo=echo, status=status,
                                  label=label)
     else:
-        outcomes = _run_here(plan, force, jobs, label, kernel_name=kernel_name,
+        outcomes = _run_here(plan, force, jobs or 1, label, kernel_name=kernel_name,
                              verbose=verbose, echo=echo, status=status)
     result = ReproduceResult(ws.name, [outcomes[r.name] for r in selected], ws.state_file)
     if not dry_run:

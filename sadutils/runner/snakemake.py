@@ -246,7 +246,7 @@ def snakefile_text(plan: Plan, todo: list[NotebookRun], plan_file: Path,
     return "\n".join(lines)
 
 
-def snakemake_command(snakefile: Path, executor: str, jobs: int,
+def snakemake_command(snakefile: Path, executor: str, jobs: int | None,
                       cluster_profile: Path | None) -> list[str]:
     """The command line that runs a Snakefile written by :func:`snakefile_text`.
 
@@ -255,8 +255,9 @@ def snakemake_command(snakefile: Path, executor: str, jobs: int,
     snakefile : Path
     executor : str
         ``snakemake`` (local jobs) or ``slurm``.
-    jobs : int
-        Jobs at once (local: also the cores).
+    jobs : int or None
+        Jobs at once (local: also the cores; default 1); for ``slurm`` None leaves it to the
+        profile's ``jobs``.
     cluster_profile : Path or None
         The workflow profile (``slurm``).
 
@@ -265,12 +266,12 @@ def snakemake_command(snakefile: Path, executor: str, jobs: int,
     list of str
     """
     command = [find_snakemake(), "--snakefile", str(snakefile), "--directory",
-               str(snakefile.parent), "--forceall", "--keep-going", "--jobs", str(jobs),
-               "--printshellcmds"]
+               str(snakefile.parent), "--forceall", "--keep-going", "--printshellcmds"]
     if executor == "slurm":
         command += ["--executor", "slurm", "--workflow-profile", str(cluster_profile)]
+        command += ["--jobs", str(jobs)] if jobs else []
     else:
-        command += ["--cores", str(jobs)]
+        command += ["--jobs", str(jobs or 1), "--cores", str(jobs or 1)]
     return command
 
 
@@ -318,7 +319,7 @@ def _outcome(name: str, entry: dict, why: str) -> RunOutcome:
                       error=entry.get("error"))
 
 
-def run_elsewhere(plan: Plan, executor: str, *, force: bool = False, jobs: int = 1,
+def run_elsewhere(plan: Plan, executor: str, *, force: bool = False, jobs: int | None = None,
                   dry_run: bool = False, cluster_profile=None, echo=print, status=None,
                   label=None) -> dict:
     """Run (or, with ``dry_run``, list) a plan's runs that must run, one Snakemake job each.
@@ -330,8 +331,8 @@ def run_elsewhere(plan: Plan, executor: str, *, force: bool = False, jobs: int =
         ``local`` (dry run only), ``snakemake`` or ``slurm``.
     force : bool
         Every selected run must run.
-    jobs : int
-        Jobs at once.
+    jobs : int, optional
+        Jobs at once (:func:`snakemake_command`).
     dry_run : bool
         Only list each run: whether it would run and why, and what its job would ask for.
     cluster_profile : path, optional

@@ -267,3 +267,17 @@ def test_an_executor_that_cannot_run_is_refused_before_anything_runs(isolated, m
                  str(isolated)]) == 2
     assert f"cluster profile {isolated / 'config.yaml'} not found" in capsys.readouterr().err
     assert not (isolated / "data").exists() and not (isolated / "results").exists()
+
+
+def test_snakemake_command_lines(tmp_path, monkeypatch):
+    monkeypatch.setenv("SADUTILS_SNAKEMAKE", str(tmp_path / "snakemake"))
+    (tmp_path / "snakemake").write_text("")
+    slurm = sm.snakemake_command(tmp_path / "Snakefile", "slurm", None, PROFILE)
+    assert slurm[0] == str(tmp_path / "snakemake")
+    assert "--jobs" not in slurm  # the profile's `jobs`, unless --jobs says otherwise
+    assert slurm[slurm.index("--workflow-profile") + 1] == str(PROFILE)
+    assert {"--forceall", "--keep-going"} <= set(slurm)
+    assert sm.snakemake_command(tmp_path / "Snakefile", "slurm", 8, PROFILE)[-2:] == \
+        ["--jobs", "8"]
+    local = sm.snakemake_command(tmp_path / "Snakefile", "snakemake", None, None)
+    assert local[-4:] == ["--jobs", "1", "--cores", "1"] and "--executor" not in local
