@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Stand-in SLURM commands for .ci/check_slurm.sh: sbatch, squeue, sacct, sacctmgr, sshare,
-scontrol, sinfo and srun, as snakemake-executor-plugin-slurm calls them, on one machine.
+scontrol, sinfo, srun and scancel, as snakemake-executor-plugin-slurm calls them, on one
+machine.
 
 Installed as links named after each command (``.ci/check_slurm.sh`` makes them); the name a
 link is called by says which command it is. Every call is appended to
@@ -14,7 +15,9 @@ call and fails on any it did not foresee. ``sbatch`` starts the job's script in 
 ``FAKE_SLURM_PREEMPT=<comment substring>@<glob>``: the first job whose ``--comment`` contains
 the substring is preempted as soon as a file matches the glob (e.g. its first training
 checkpoint): every process of the job gets SIGTERM, then SIGKILL, as SLURM ends a job's
-processes, and the job is reported PREEMPTED.
+processes, and the job is reported PREEMPTED. A job submitted with ``--requeue`` is then put
+back in the queue as SLURM does (same id, PENDING, its script run again from the start with
+``SLURM_RESTART_COUNT=1``, its output appended); without it, it stays PREEMPTED.
 """
 from __future__ import annotations
 
@@ -157,28 +160,47 @@ def run_job(number: str, script: str, output: str, workdir: str) -> int:
                SLURM_JOB_NAME=job["name"])
     if job["options"].get("--gpus"):
         env["SLURM_GPUS"] = job["options"]["--gpus"]
-    job["state"], job["started"] = "RUNNING", time.time()
-    write_job(job)
     target, _, pattern = os.environ.get("FAKE_SLURM_PREEMPT", "").partition("@")
     marker = STATE / "preempted-once"
     will_preempt = bool(target) and target in job["comment"] and not marker.exists()
     if will_preempt:
         marker.write_text(str(number))
-    with open(output, "w") as out:
-        process = subprocess.Popen(["sh", script], cwd=workdir, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-        preempted = False
-        while will_preempt and process.poll() is None:
-            if glob.glob(pattern):
-                kill_tree(process.pid)
-                preempted = True
-                break
-            time.sleep(0.2)
-        code = process.wait()
-    job["state"] = "PREEMPTED" if preempted else ("COMPLETED" if code == 0 else "FAILED")
-    job["exit_code"], job["ended"] = code, time.time()
-    write_job(job)
-    return 0
+    restarts = 0
+    while True:
+        job["state"], job["started"], job["restarts"] = "RUNNING", time.time(), restarts
+        with open(output, "a") as out:
+            process = subprocess.Popen(["sh", script], cwd=workdir,
+                                       env=dict(env, SLURM_RESTART_COUNT=str(restarts)),
+                                       stdout=out, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+            job["pid"] = process.pid
+            write_job(job)
+            preempted = False
+            while will_preempt and process.poll() is None:
+                if glob.glob(pattern):
+                    kill_tree(process.pid)
+                    preempted = True
+                    break
+                time.sleep(0.2)
+            code = process.wait()
+        will_preempt = False
+        job = {**json.loads((jobs_dir() / f"{number}.json").read_text()), "exit_code": code}
+        if job["state"] == "CANCELLED":
+            return 0
+        if preempted:
+            job["state"], job["preempted_at"] = "PREEMPTED", time.time()
+            write_job(job)
+            if not job["options"].get("--requeue"):
+                return 0
+            time.sleep(5)  # long enough for a status check to see it preempted
+            job["state"] = "PENDING"
+            write_job(job)
+            restarts += 1
+            continue
+        job["state"] = "COMPLETED" if code == 0 else "FAILED"
+        job["ended"] = time.time()
+        write_job(job)
+        return 0
 
 
 def kill_tree(pid: int) -> None:
@@ -282,7 +304,25 @@ def srun(argv: list) -> int:
     return subprocess.call(rest)
 
 
-COMMANDS = {"sbatch": sbatch, "sacct": sacct, "squeue": squeue, "sacctmgr": sacctmgr,
+def scancel(argv: list) -> int:
+    ids = [a for a in argv if not a.startswith("-")]
+    if not ids or any(not a.isdigit() for a in ids):
+        return refuse("scancel", argv, "expected job ids")
+    log_call("scancel", argv)
+    for number in ids:
+        path = jobs_dir() / f"{number}.json"
+        if not path.is_file():
+            continue
+        job = json.loads(path.read_text())
+        if job["state"] in ("PENDING", "RUNNING"):
+            job["state"] = "CANCELLED"
+            write_job(job)
+            if job.get("pid"):
+                kill_tree(job["pid"])
+    return 0
+
+
+COMMANDS = {"sbatch": sbatch, "scancel": scancel, "sacct": sacct, "squeue": squeue, "sacctmgr": sacctmgr,
             "sshare": sshare, "scontrol": scontrol, "sinfo": sinfo, "srun": srun}
 
 

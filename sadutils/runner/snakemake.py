@@ -400,22 +400,24 @@ def run_elsewhere(plan: Plan, executor: str, *, force: bool = False, jobs: int |
     for run in todo:  # a job empties its progress file when it starts; old events are not news
         offsets[run.name] = _size(progress_file(ws.logs, run.name))
 
+    reported: dict = {}  # run -> the execution last reported (Snakemake may retry a failure)
+
     def look() -> None:
         with state_lock(ws.state_file):
             now = read_state(ws.state_file, ws.name)["runs"]
         for run in todo:
-            if run.name in outcomes:
-                continue
             path = progress_file(ws.logs, run.name)
-            if _size(path) < offsets[run.name]:
+            if _size(path) < offsets[run.name]:  # a new attempt started afresh
                 offsets[run.name] = 0
             events, offsets[run.name] = read_events(path, offsets[run.name])
             for event in events:
                 shows[run.name](event)
-            if _finished(now.get(run.name), before[run.name]):
-                outcome = _outcome(run.name, now[run.name], why[run.name])
-                outcomes[run.name] = outcome
-                echo(outcome_line(label(run), outcome, why[run.name]))
+            entry = now.get(run.name)
+            if _finished(entry, before[run.name]) \
+                    and entry["execution"] != reported.get(run.name):
+                reported[run.name] = entry["execution"]
+                outcomes[run.name] = _outcome(run.name, entry, why[run.name])
+                echo(outcome_line(label(run), outcomes[run.name], why[run.name]))
 
     with open(log, "w", encoding="utf-8") as handle:
         handle.write("$ " + shlex.join(command) + "\n")
