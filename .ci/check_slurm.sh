@@ -14,7 +14,11 @@
 #   3. every call is checked: one sbatch per run, GPU runs with --gpus=1, the others without,
 #      each with a time, memory and CPUs; nothing refused;
 #   4. `sadutils tables` shows the row with its 2 seeds, and equals the tables of the same
-#      request run locally (`--executor local --jobs 2`, another clone, same data);
+#      request run locally (`--executor local --jobs 2`, another clone, same data). With
+#      `--against RESULTS` (the results root of a demo run of this checkout made by
+#      scripts/demo.sh, e.g. `results`), no second run: the records of the models both runs
+#      trained (text classifier, filter, EfficientNetV2B0 seeds 1234 and 1235, the no-pretrain
+#      Xceptions of those seeds) must hold the same metrics instead (half the time);
 #   5. a second `reproduce --executor slurm` submits nothing.
 #
 # Why stand-ins and not Debian's slurm-wlm: the plugin reads job states with sacct, which
@@ -24,6 +28,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+against=""
+if [ "${1:-}" = "--against" ]; then
+    against=$(cd "$2" && pwd)
+fi
 export PYTHON="${PYTHON:-python3.11}" MPLBACKEND=Agg
 source scripts/_venv.sh
 [ -x .venv/bin/sadutils ] || make_venv ""
@@ -56,9 +64,11 @@ FAKE_SLURM_PREEMPT="03_train-efficientnetv2b0-seed1235@$work/results-slurm/demo/
     --cluster-profile "$work/profile" | tee "$work/first.txt"
 slurm_s=$(( $(date +%s) - start ))
 
-echo "=== check_slurm: the same request, local executor, --jobs 2"
 t=$(date +%s)
-in_clone local results-local "$root/.venv/bin/sadutils" reproduce --jobs 2 "${request[@]}" > "$work/local.txt"
+if [ -z "$against" ]; then
+    echo "=== check_slurm: the same request, local executor, --jobs 2"
+    in_clone local results-local "$root/.venv/bin/sadutils" reproduce --jobs 2 "${request[@]}" > "$work/local.txt"
+fi
 local_s=$(( $(date +%s) - t ))
 
 echo "=== check_slurm: reproduce --executor slurm again: nothing to submit"
@@ -66,56 +76,10 @@ in_clone slurm results-slurm "$root/.venv/bin/sadutils" reproduce --executor slu
     --cluster-profile "$work/profile" | tee "$work/second.txt"
 
 in_clone slurm results-slurm "$root/.venv/bin/sadutils" tables --format csv > "$work/tables-slurm.csv"
-in_clone local results-local "$root/.venv/bin/sadutils" tables --format csv > "$work/tables-local.csv"
+if [ -z "$against" ]; then
+    in_clone local results-local "$root/.venv/bin/sadutils" tables --format csv > "$work/tables-local.csv"
+fi
 
-"$root/.venv/bin/python" - "$work" <<'PY'
-import csv, glob, json, sys
-from pathlib import Path
-work = Path(sys.argv[1])
-calls = [json.loads(line) for line in (work / "fake" / "calls.jsonl").read_text().splitlines()]
-refused = [c for c in calls if "refused" in c]
-assert not refused, f"stand-in SLURM refused calls: {refused}"
-sbatch = [c for c in calls if c["command"] == "sbatch"]
-jobs = [json.loads(p.read_text()) for p in sorted((work / "fake" / "jobs").glob("*.json"))]
-runs = [j["comment"].split("_wildcards_")[1] for j in jobs]
-expected = ["01_text_classifier", "02_filtering", "03_train-efficientnetv2b0-seed1234",
-            "03_train-efficientnetv2b0-seed1235", "05_no_pretrain-seed1234",
-            "05_no_pretrain-seed1235", "04_cross_dataset", "06_analysis"]
-completed = [r for r, j in zip(runs, jobs) if j["state"] == "COMPLETED"]
-assert sorted(completed) == sorted(expected), runs  # one job per run, each seed its own
-# a job that failed (a kernel that did not start in time on a loaded machine) is submitted
-# again by Snakemake (`retries`): allowed, and shown
-retried = [r for r, j in zip(runs, jobs) if j["state"] == "FAILED"]
-assert len(sbatch) == len(jobs) == 8 + len(retried), (len(sbatch), runs)
-preempted = [j for j in jobs if j.get("preempted_at")]
-assert len(preempted) == 1 and "seed1235" in preempted[0]["comment"], preempted
-assert preempted[0]["restarts"] == 1  # requeued by SLURM, same job id
-for job in jobs:
-    options, run = job["options"], job["comment"].split("_wildcards_")[1]
-    gpu = run.split("-")[0] in ("01_text_classifier", "03_train", "05_no_pretrain")
-    assert (options.get("--gpus") == "1") == gpu, (run, options)
-    assert int(options["-t"]) > 0 and int(options["--mem"]) > 0, (run, options)
-    assert int(options["--cpus-per-task"]) >= 1 and options.get("--requeue"), (run, options)
-srun = [c for c in calls if c["command"] == "srun"]
-assert len(srun) == len(jobs) + 1, len(srun)  # each job's step through srun, the requeued twice
-records = [json.loads(Path(p).read_text()) for p in
-           glob.glob(str(work / "results-slurm/demo/records/*.json"))]
-resumed = [r for r in records if r.get("kind") == "train"
-           and (r.get("provenance") or {}).get("seed") == 1235]
-assert resumed and resumed[-1]["params"]["resumed_from_epoch"] >= 1, \
-    [r["params"].get("resumed_from_epoch") for r in resumed]
-second = (work / "second.txt").read_text()
-assert second.count("skip (up to date)") == 8 and "queued" not in second, second
-slurm = (work / "tables-slurm.csv").read_text()
-local = (work / "tables-local.csv").read_text()
-assert slurm == local, "tables differ:\n" + slurm + "\n---\n" + local
-rows = [r for r in csv.DictReader(slurm.splitlines()) if "EfficientNetV2B0" in str(r)]
-print("check_slurm: calls checked:", {c: sum(x["command"] == c for x in calls)
-                                      for c in sorted({x["command"] for x in calls})})
-print(f"check_slurm: jobs submitted again after a failure: {retried or 'none'}")
-print(f"check_slurm: preempted job {preempted[0]['id']} resumed from epoch "
-      f"{resumed[-1]['params']['resumed_from_epoch']}; tables equal the local run's "
-      f"({len(slurm.splitlines())} lines); the row: {rows[:1]}")
-PY
+"$root/.venv/bin/python" .ci/slurm/verify.py "$work" "$against"
 echo "check_slurm: passed (slurm run ${slurm_s} s, local run ${local_s} s, all $(( $(date +%s) - start )) s)"
 rm -rf "$work"
