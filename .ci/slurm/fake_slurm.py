@@ -322,7 +322,8 @@ def scancel(argv: list) -> int:
     return 0
 
 
-COMMANDS = {"sbatch": sbatch, "scancel": scancel, "sacct": sacct, "squeue": squeue, "sacctmgr": sacctmgr,
+COMMANDS = {"sbatch": sbatch, "scancel": scancel, "sacct": sacct, "squeue": squeue,
+            "sacctmgr": sacctmgr,
             "sshare": sshare, "scontrol": scontrol, "sinfo": sinfo, "srun": srun}
 
 

@@ -116,8 +116,9 @@ def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), ru
         Receives a running notebook's latest progress, to show in place (a terminal); None
         sends epoch ends (and, at most every 30 s, other progress) to ``echo`` instead.
     jobs : int, optional
-        Notebook runs at once (default 1): independent runs (the backbones and seeds of 03; 04 beside 05)
-        run side by side as soon as what they depend on has finished, each on a GPU of its own
+        Notebook runs at once (default 1): independent runs (the backbones and seeds of 03; 04
+        beside 05) run side by side as soon as what they depend on has finished, each on a GPU
+        of its own
         where there are several GPUs (at most one job per GPU), on the CPU otherwise. For the
         Snakemake executors: jobs Snakemake runs or keeps submitted at once (``slurm``:
         default the cluster profile's ``jobs``).
