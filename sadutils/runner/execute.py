@@ -118,9 +118,8 @@ def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), ru
     jobs : int, optional
         Notebook runs at once (default 1): independent runs (the backbones and seeds of 03; 04
         beside 05) run side by side as soon as what they depend on has finished, each on a GPU
-        of its own
-        where there are several GPUs (at most one job per GPU), on the CPU otherwise. For the
-        Snakemake executors: jobs Snakemake runs or keeps submitted at once (``slurm``:
+        of its own where there are several GPUs (at most one job per GPU), on the CPU
+        otherwise. For the Snakemake executors: jobs Snakemake runs or keeps submitted at once (``slurm``:
         default the cluster profile's ``jobs``).
     executor : str
         ``local`` (this runner's scheduler), ``snakemake`` (Snakemake's local executor: the
