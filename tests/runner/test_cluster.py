@@ -281,3 +281,19 @@ def test_snakemake_command_lines(tmp_path, monkeypatch):
         ["--jobs", "8"]
     local = sm.snakemake_command(tmp_path / "Snakefile", "snakemake", None, None)
     assert local[-4:] == ["--jobs", "1", "--cores", "1"] and "--executor" not in local
+
+
+def test_the_snakemake_tool_environment_is_locked_within_its_ranges():
+    """requirements/lock-snakemake-linux-py311.txt (scripts/cluster.sh installs it) pins every
+    package with hashes, Snakemake and its SLURM plugin within requirements/snakemake.in."""
+    from packaging.requirements import Requirement
+
+    folder = repo_root() / "requirements"
+    wanted = [Requirement(line) for line in (folder / "snakemake.in").read_text().splitlines()
+              if line.strip() and not line.startswith("#")]
+    text = (folder / "lock-snakemake-linux-py311.txt").read_text()
+    entries = [e for e in text.split("\n") if e and e[0].isalpha()]
+    pins = dict(e.split(" ")[0].split("==") for e in entries)
+    assert len(pins) > 40 and text.count("--hash=sha256:") >= len(pins)
+    for requirement in wanted:
+        assert requirement.specifier.contains(pins[requirement.name]), (requirement, pins)
