@@ -352,14 +352,17 @@ class Plan:
             raise ValueError(f"not a plan written by sadutils reproduce ({exc!r})") from None
 
 def prepare(ws: Workspace, *, only=None, overrides=(), runs=None, backbones=None, seeds=None,
-            notebooks=None, executed=None, weights=None, echo=print) -> Plan:
+            notebooks=None, executed=None, weights=None, echo=print,
+            only_option: str = "--only") -> Plan:
     """Check a request and fix the parameters of every selected run, before anything runs.
 
     Parameters
     ----------
     ws : Workspace
     only, overrides, runs, backbones, seeds, notebooks, executed, weights, echo
-        As for :func:`reproduce`.
+        As for :func:`sadutils.runner.execute.reproduce`.
+    only_option : str
+        How messages name the option that gave ``only`` (``--only``, ``RUN``).
 
     Returns
     -------
@@ -381,7 +384,7 @@ def prepare(ws: Workspace, *, only=None, overrides=(), runs=None, backbones=None
     check_graph(runs)
     selected = runs
     if only:
-        names = {r.name for target in only for r in match_runs(target, runs, "--only")}
+        names = {r.name for target in only for r in match_runs(target, runs, only_option)}
         selected = [r for r in runs if r.name in names]
     extra: dict[str, dict] = {r.name: {} for r in runs}
     for item in overrides or ():

@@ -297,3 +297,13 @@ def test_the_snakemake_tool_environment_is_locked_within_its_ranges():
     assert len(pins) > 40 and text.count("--hash=sha256:") >= len(pins)
     for requirement in wanted:
         assert requirement.specifier.contains(pins[requirement.name]), (requirement, pins)
+
+
+def test_run_notebook_without_a_plan_names_the_runs(isolated, capsys):
+    assert main(["run-notebook", "nope"]) == 2
+    assert "unknown notebook 'nope' in RUN; valid names: 01_text_classifier" in \
+        capsys.readouterr().err
+    assert main(["run-notebook", "03_train", "--seeds", "1"]) == 2  # a notebook is no run
+    assert "no run '03_train' in the plan; its runs: 03_train-xception-seed1234" in \
+        capsys.readouterr().err
+    assert not (isolated / "results").exists()
