@@ -46,7 +46,8 @@ DEFAULT_ROOTS = ("_build/html", "book/_build/html")
 SKIPPED_PAGES = ("search.html", "genindex.html", "py-modindex.html")
 #: Pages screenshotted (first screen), and the one screenshotted whole.
 SCREENSHOT_PAGES = ("intro.html", "data.html", "method.html", "reproduce.html", "results.html",
-                    "notebooks.html", "bibliography.html", "executed/03_train-xception.html")
+                    "notebooks.html", "bibliography.html",
+                    "executed/03_train-xception-seed1234.html")
 FULL_PAGE_SCREENSHOTS = ("results.html",)
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 #: Chromium's flags: headless, no sandbox (CI runs as root), nothing that reaches the network.

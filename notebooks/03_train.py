@@ -20,11 +20,13 @@
 # once its head is replaced by a two-way softmax and the whole network is trained on
 # WEBEmo images labelled *sadness* or *others*, how often does it answer correctly on images it
 # has not seen? This notebook runs that experiment for **one** backbone, named in the title
-# (`sadutils reproduce` runs it once per backbone, `03_train-<backbone>`) to fill Table 1.
+# (`sadutils reproduce` runs it once per backbone and training seed,
+# `03_train-<backbone>-seed<seed>`, each its own job) to fill Table 1.
 #
 # Each model is trained once per seed (the seed sets the initial weights, the order of the
 # batches and the dropout), always on the same split, so that the spread between seeds shows
-# how much a number moves for reasons that have nothing to do with the backbone.
+# how much a number moves for reasons that have nothing to do with the backbone. The tables
+# below gather every seed recorded so far.
 #
 # The recipe follows the paper: RGB images resized to 150×150 pixels, ImageNet weights as the
 # starting point, a stratified 70/15/15 train/validation/test split of the text-filtered WEBEmo

@@ -15,3 +15,8 @@ fi
     --python-platform x86_64-manylinux_2_28 --no-header --annotation-style line \
     -o requirements/lock-linux-py311.txt
 echo "wrote requirements/lock-linux-py311.txt"
+# Snakemake and its SLURM plugin: a tool environment of their own (scripts/_venv.sh says why).
+"$UV" pip compile requirements/snakemake.in --generate-hashes --python-version 3.11 \
+    --python-platform x86_64-manylinux_2_28 --no-header --annotation-style line \
+    -o requirements/lock-snakemake-linux-py311.txt
+echo "wrote requirements/lock-snakemake-linux-py311.txt"

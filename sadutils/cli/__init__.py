@@ -49,6 +49,9 @@ COMMANDS = {
     "reproduce": ("run_commands", arguments.reproduce,
                   "Run the notebooks in order with papermill, skipping those whose inputs did "
                   "not change."),
+    "run-notebook": ("job_commands", arguments.run_notebook,
+                     "Run one notebook of the graph (one job of `reproduce --executor slurm`) "
+                     "with the runner's quiet kernel, log and progress, and record it."),
     "tables": ("run_commands", arguments.tables,
                "Print Tables 1-3: the paper's numbers beside the newest reproduced ones."),
     "weights": ("weights_commands", arguments.weights,

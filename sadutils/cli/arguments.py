@@ -12,6 +12,10 @@ from ..config import DATASETS, PROFILES
 from ..data.fetch import FETCH_CHOICES
 from ..workspace import data_home
 
+#: ``reproduce --executor`` (as :data:`sadutils.runner.execute.EXECUTORS`, which imports
+#: TensorFlow's neighbours; a test keeps the two equal).
+EXECUTORS = ("local", "snakemake", "slurm")
+
 
 def demo_data(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
@@ -108,11 +112,31 @@ def reproduce(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backbones", nargs="+", metavar="NAME",
                    help="the backbones notebook 03 runs for (default the paper's four; any "
                         "keras.applications classifier, e.g. resnet50)")
-    p.add_argument("--jobs", type=int, default=1, metavar="N",
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="notebook runs at once (default 1): independent runs (the backbones "
-                        "of 03; 04 beside 05) side by side, one GPU each where there are several")
+                        "and seeds of 03; 04 beside 05) side by side, one GPU each where there "
+                        "are several; with --executor slurm, jobs queued at once (default the "
+                        "cluster profile's)")
+    _graph_options(p)
+    p.add_argument("--executor", choices=EXECUTORS, default="local",
+                   help="local: this machine, sadutils' own scheduler (default); slurm: one "
+                        "SLURM job per run through Snakemake (see profiles/slurm/config.yaml); "
+                        "snakemake: the same jobs through Snakemake on this machine")
+    p.add_argument("--cluster-profile", type=Path, default=None, metavar="DIR",
+                   help="--executor slurm: the Snakemake workflow profile (default "
+                        "profiles/slurm: account, partition, time, memory, retries)")
+    p.add_argument("-n", "--dry-run", action="store_true",
+                   help="list the runs, why each would run and what its job would ask for; "
+                        "run nothing (needs no data)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="show everything: the notebooks' output and the kernels' TensorFlow "
+                        "and Jupyter messages (otherwise kept in results/<profile>/logs/)")
+
+
+def _graph_options(p: argparse.ArgumentParser) -> None:
+    """What makes the runs and their parameters: shared by ``reproduce`` and ``run-notebook``."""
     p.add_argument("--seeds", type=int, metavar="N",
-                   help="models per Table 1 row, one per training seed (default: the "
+                   help="models per Table 1 row, one run per training seed (default: the "
                         "profile's, demo 3, paper 1)")
     p.add_argument("-p", "--parameter", dest="overrides", action="append", default=[],
                    metavar="NOTEBOOK:NAME=VALUE",
@@ -124,9 +148,22 @@ def reproduce(p: argparse.ArgumentParser) -> None:
                         "notebook that builds it, instead of Keras' ImageNet download "
                         "(repeatable: --weights xception=/w/x.h5 --weights "
                         "efficientnetv2s=/w/s.h5)")
+
+
+def run_notebook(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", metavar="RUN",
+                   help="a run of the notebook graph, as `reproduce` names it (e.g. "
+                        "02_filtering, 03_train-xception-seed1234)")
+    p.add_argument("--plan", type=Path, default=None, metavar="FILE",
+                   help="the plan written by `reproduce --executor slurm|snakemake` (the jobs "
+                        "it submits use it); without it the run is made from the options below")
+    p.add_argument("--profile", choices=PROFILES, default="demo",
+                   help="without --plan: demo (default) or paper")
+    p.add_argument("--backbones", nargs="+", metavar="NAME",
+                   help="without --plan: the backbones of notebook 03 (default the paper's four)")
+    _graph_options(p)
     p.add_argument("-v", "--verbose", action="store_true",
-                   help="show everything: the notebooks' output and the kernels' TensorFlow "
-                        "and Jupyter messages (otherwise kept in results/<profile>/logs/)")
+                   help="the kernel's TensorFlow and Jupyter messages to the terminal too")
 
 
 def tables(p: argparse.ArgumentParser) -> None:

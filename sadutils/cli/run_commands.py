@@ -55,7 +55,8 @@ def cmd_reproduce(args) -> int:
     terminal = LiveTerminal(sys.stdout)
     result = reproduce(Workspace.create(args.profile), force=args.force, only=args.only,
                        overrides=args.overrides, backbones=args.backbones, seeds=args.seeds,
-                       jobs=args.jobs,
+                       jobs=args.jobs, executor=args.executor, dry_run=args.dry_run,
+                       cluster_profile=args.cluster_profile,
                        weights=args.weights, verbose=args.verbose,
                        echo=terminal.line,  # one write per line: two jobs never share one
                        status=terminal.status if live else None)

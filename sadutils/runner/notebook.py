@@ -317,14 +317,19 @@ def run_timing(run: NotebookRun, outcome: RunOutcome, started: float, output: Pa
 def _run_title(parameters: dict, run: NotebookRun) -> str | None:
     """What tells this run's executed notebook apart from its notebook's other runs: the
     backbone's row for runs that name a backbone (``EfficientNetV2B2``, ``Xception
-    no-pretrain``), else None."""
-    if "backbone" not in run.parameters:
-        return None
-    try:
-        return registry.get(parameters["backbone"]).row(parameters.get("pretrained", True)
-                                                         is not False)
-    except (ValueError, KeyError):
-        return run.name
+    no-pretrain``) and the seed of a run of one seed (``EfficientNetV2B2, seed 1235``), else
+    None."""
+    parts = []
+    if "backbone" in run.parameters:
+        try:
+            parts.append(registry.get(parameters["backbone"]).row(
+                parameters.get("pretrained", True) is not False))
+        except (ValueError, KeyError):
+            parts.append(run.name)
+    seeds = run.parameters.get("seeds")
+    if isinstance(seeds, list) and len(seeds) == 1:
+        parts.append(f"seed {seeds[0]}")
+    return ", ".join(parts) or None
 
 
 def retitle(output: Path, parameters: dict, run: NotebookRun) -> None:
@@ -338,8 +343,8 @@ def retitle(output: Path, parameters: dict, run: NotebookRun) -> None:
     parameters : dict
         The run's parameters.
     run : NotebookRun
-        Runs naming a backbone get its row as a suffix of the first heading
-        (``# Fine-tuning a backbone (Table 1): EfficientNetV2B2``).
+        Runs naming a backbone or one seed get them as a suffix of the first heading
+        (``# Fine-tuning a backbone (Table 1): EfficientNetV2B2, seed 1235``).
     """
     if not output.is_file():
         return

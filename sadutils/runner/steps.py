@@ -1,9 +1,11 @@
 """The notebook graph, declared as data, and the parameters given to its runs.
 
 ``notebooks/pipeline.yml`` lists the notebooks in the order ``sadutils reproduce`` runs them,
-what each reads and which notebooks' results it depends on; a step marked ``per: backbone``
-becomes one run per backbone. :func:`load_runs` turns that file into :class:`NotebookRun`
-objects; nothing else in the runner knows the notebooks by name.
+what each reads, which notebooks' results it depends on and whether it trains on a GPU; a step
+marked ``per: [backbone, seed]`` becomes one run per backbone and training seed.
+:func:`load_runs` turns that file into :class:`NotebookRun` objects; nothing else in the runner
+knows the notebooks by name (the local scheduler and the Snakefile of
+:mod:`sadutils.runner.snakemake` are both derived from them).
 """
 from __future__ import annotations
 
@@ -15,14 +17,16 @@ import yaml
 
 from .. import backbones
 from ..config import DATASETS
+from ..settings import seed_list
 from ..workspace import notebooks_dir
 
 #: The graph file, in the notebooks folder.
 STEPS_FILE = "pipeline.yml"
 #: Keys a step may have.
-STEP_KEYS = ("notebook", "after", "reads", "per")
-#: What ``per`` can expand over.
-PER = ("backbone",)
+STEP_KEYS = ("notebook", "after", "reads", "per", "gpus")
+#: What ``per`` can expand over, and the parameter each sets: ``backbone`` the backbone's name,
+#: ``seed`` a one-seed list (``seeds = [1235]``, the notebook's own parameter).
+PER = ("backbone", "seed")
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,10 @@ class NotebookRun:
         Names of the runs whose outputs this run reads.
     datasets : tuple of str
         Datasets it reads (part of its key under the paper profile).
+    gpus : int
+        GPUs it asks for on a cluster (training: 1; the others run on CPUs only).
+    fanned : dict
+        The values it was fanned out over (``{"backbone": "xception", "seed": 1235}``).
     """
 
     name: str
@@ -48,6 +56,13 @@ class NotebookRun:
     parameters: dict = field(default_factory=dict)
     depends: tuple = ()
     datasets: tuple = ()
+    gpus: int = 0
+    fanned: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def seed(self) -> int | None:
+        """The training seed of a run fanned out over seeds, else None."""
+        return self.fanned.get("seed")
 
 
 def _list(step: dict, key: str, where: str) -> list[str]:
@@ -57,8 +72,48 @@ def _list(step: dict, key: str, where: str) -> list[str]:
     return value
 
 
-def load_runs(path=None, backbone_names=None) -> list[NotebookRun]:
+def _per(step: dict, where: str) -> list[str]:
+    per = step.get("per") or []
+    per = [per] if isinstance(per, str) else per
+    if not isinstance(per, list) or any(p not in PER for p in per) or len(set(per)) < len(per):
+        raise ValueError(f"{where}: 'per' must be one or more of {', '.join(PER)}, got "
+                         f"{step.get('per')!r}")
+    return per
+
+
+def _gpus(step: dict, where: str) -> int:
+    gpus = step.get("gpus", 0)
+    if not isinstance(gpus, int) or isinstance(gpus, bool) or not 0 <= gpus <= 8:
+        raise ValueError(f"{where}: 'gpus' must be a whole number from 0 to 8, got {gpus!r}")
+    return gpus
+
+
+def _fan_out(per: list[str], names: list[str], seeds: list[int]) -> list[dict]:
+    """The fanned values of each run of a step, in order (backbones outside, seeds inside)."""
+    combos = [{}]
+    for key in per:
+        values = names if key == "backbone" else seeds
+        combos = [{**c, key: v} for c in combos for v in values]
+    return combos
+
+
+def _run_name(notebook: str, fanned: dict) -> str:
+    parts = [notebook]
+    if "backbone" in fanned:
+        parts.append(fanned["backbone"])
+    if "seed" in fanned:
+        parts.append(f"seed{fanned['seed']}")
+    return "-".join(parts)
+
+
+def load_runs(path=None, backbone_names=None, seeds=None, profile="demo") -> list[NotebookRun]:
     """The runs of the notebook graph, in order.
+
+    A step with ``per: [backbone, seed]`` becomes one run per backbone and seed, named
+    ``<notebook>-<backbone>-seed<seed>`` (``03_train-xception-seed1234``), with the parameters
+    ``backbone`` and ``seeds = [seed]``. A run that comes ``after`` a step fanned out over a key
+    it shares (two steps per seed) depends only on that step's runs with its own value of the
+    key; on all of the step's runs otherwise.
 
     Parameters
     ----------
@@ -67,6 +122,12 @@ def load_runs(path=None, backbone_names=None) -> list[NotebookRun]:
     backbone_names : sequence of str, optional
         The backbones a ``per: backbone`` step runs for; default the paper's four. Each is
         checked against the registry.
+    seeds : None, int or list of int, optional
+        The training seeds a ``per: seed`` step runs for, as the notebooks' ``seeds``
+        parameter takes them (:func:`sadutils.settings.seed_list`): None the profile's number,
+        N the profile's seed and the N-1 after it, or a list.
+    profile : str
+        Whose seeds (demo 3, paper 1).
 
     Returns
     -------
@@ -76,10 +137,12 @@ def load_runs(path=None, backbone_names=None) -> list[NotebookRun]:
     ------
     ValueError
         For a malformed file (naming it and the step), an unknown backbone, dataset or
-        dependency, or a dependency listed after its dependent.
+        dependency, bad seeds, or a dependency listed after its dependent.
     """
     path = Path(path) if path is not None else notebooks_dir() / STEPS_FILE
     names = [backbones.get(b).name for b in (backbone_names or backbones.PAPER_BACKBONES)]
+    names = list(dict.fromkeys(names))
+    seed_values = seed_list(profile, seeds)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -87,7 +150,8 @@ def load_runs(path=None, backbone_names=None) -> list[NotebookRun]:
     steps = data.get("steps") if isinstance(data, dict) else None
     if not isinstance(steps, list):
         raise ValueError(f"{path}: expected a 'steps:' list")
-    runs, expanded = [], {}
+    runs: list[NotebookRun] = []
+    expanded: dict[str, list[NotebookRun]] = {}
     for i, step in enumerate(steps, 1):
         where = f"{path}, step {i}"
         if not isinstance(step, dict) or not isinstance(step.get("notebook"), str):
@@ -102,21 +166,21 @@ def load_runs(path=None, backbone_names=None) -> list[NotebookRun]:
         if bad:
             raise ValueError(f"{where}: unknown dataset(s) {', '.join(bad)}; datasets: "
                              f"{', '.join(DATASETS)}")
-        depends = []
-        for other in _list(step, "after", where):
+        after = _list(step, "after", where)
+        for other in after:
             if other not in expanded:
                 raise ValueError(f"{where}: {notebook} runs after {other}, which is not an "
                                  "earlier step")
-            depends += expanded[other]
-        per = step.get("per")
-        if per is not None and per not in PER:
-            raise ValueError(f"{where}: 'per' must be one of {', '.join(PER)}, got {per!r}")
-        if per == "backbone":
-            new = [NotebookRun(f"{notebook}-{b}", notebook, {"backbone": b}, tuple(depends),
-                               tuple(reads)) for b in names]
-        else:
-            new = [NotebookRun(notebook, notebook, {}, tuple(depends), tuple(reads))]
-        expanded[notebook] = [r.name for r in new]
+        per, gpus = _per(step, where), _gpus(step, where)
+        new = []
+        for fanned in _fan_out(per, names, seed_values):
+            depends = [r.name for other in after for r in expanded[other]
+                       if all(r.fanned.get(k, v) == v for k, v in fanned.items())]
+            parameters = {**({"backbone": fanned["backbone"]} if "backbone" in fanned else {}),
+                          **({"seeds": [fanned["seed"]]} if "seed" in fanned else {})}
+            new.append(NotebookRun(_run_name(notebook, fanned), notebook, parameters,
+                                   tuple(depends), tuple(reads), gpus, fanned))
+        expanded[notebook] = new
         runs += new
     try:
         check_graph(runs)
@@ -153,7 +217,9 @@ def match_runs(target: str, runs, what: str) -> list[NotebookRun]:
     Parameters
     ----------
     target : str
-        A run name (``03_train-xception``) or notebook name (``03_train``; ``.ipynb`` allowed).
+        A run name (``03_train-xception-seed1234``), the common start of a group of runs
+        (``03_train-xception``: its seeds) or a notebook name (``03_train``; ``.ipynb``
+        allowed).
     runs : list of NotebookRun
     what : str
         The option being resolved, for the message (``--only``, ``-p``).
@@ -168,7 +234,8 @@ def match_runs(target: str, runs, what: str) -> list[NotebookRun]:
         Naming the valid names.
     """
     target = target[:-len(".ipynb")] if target.endswith(".ipynb") else target
-    found = [r for r in runs if r.name == target] or [r for r in runs if r.notebook == target]
+    found = [r for r in runs if r.name == target] \
+        or [r for r in runs if r.notebook == target or r.name.startswith(f"{target}-")]
     if not found:
         names = list(dict.fromkeys([r.name for r in runs] + [r.notebook for r in runs]))
         raise ValueError(f"unknown notebook {target!r} in {what}; valid names: {', '.join(names)}")

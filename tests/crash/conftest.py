@@ -120,6 +120,12 @@ def forked(target, kill_at: int | None = None, trace: Path | None = None, log: P
             if with_flush:
                 with_flush()
             os._exit(status)
+    # The parent sets the child's process group too (the usual race-free idiom): a kill a moment
+    # after the fork must find the group even before the child has run its own setpgid.
+    try:
+        os.setpgid(pid, pid)
+    except (PermissionError, ProcessLookupError):  # the child did it first, or has ended
+        pass
     started = time.monotonic()
     deadline = started + timeout
     while True:

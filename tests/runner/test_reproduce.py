@@ -19,6 +19,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from sadutils.cli import main
 from sadutils.runner import execute as rp
+from sadutils.runner import plan
 from sadutils.runner.steps import NotebookRun
 from sadutils.workspace import Workspace, shown_path
 
@@ -224,7 +225,7 @@ def test_failure_names_notebook_and_cell_and_blocks_dependents(ws, folder, monke
 
 
 def test_code_is_part_of_the_key(ws, folder, monkeypatch):
-    monkeypatch.setattr(rp, "package_fingerprint", lambda: "other code")
+    monkeypatch.setattr(plan, "package_fingerprint", lambda: "other code")
     result = rp.reproduce(ws, only=["a"], **_options(folder))
     assert [(o.name, o.status, o.reason) for o in result.outcomes] == \
         [("a", "ran", "sadutils code changed")]

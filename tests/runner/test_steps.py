@@ -10,44 +10,76 @@ from sadutils.runner import steps
 from sadutils.runner.steps import NotebookRun
 from sadutils.workspace import notebooks_dir
 
-PAPER_TRAIN_RUNS = [f"03_train-{b}" for b in PAPER_BACKBONES]
+DEMO_SEEDS = (1234, 1235, 1236)
+PAPER_TRAIN_RUNS = [f"03_train-{b}-seed{s}" for b in PAPER_BACKBONES for s in DEMO_SEEDS]
+NO_PRETRAIN_RUNS = [f"05_no_pretrain-seed{s}" for s in DEMO_SEEDS]
 
 
 def test_the_real_graph():
+    """The demo default: one run per backbone and seed (3 seeds per Table 1 row)."""
     runs = steps.load_runs()
-    assert runs == steps.load_runs(notebooks_dir() / "pipeline.yml")
+    assert runs == steps.load_runs(notebooks_dir() / "pipeline.yml", profile="demo")
     assert [r.name for r in runs] == ["01_text_classifier", "02_filtering", *PAPER_TRAIN_RUNS,
-                                      "05_no_pretrain", "04_cross_dataset", "06_analysis"]
+                                      *NO_PRETRAIN_RUNS, "04_cross_dataset", "06_analysis"]
     by_name = {r.name: r for r in runs}
     assert by_name["01_text_classifier"].depends == ()
     assert by_name["01_text_classifier"].datasets == ("cocotext", "rgp")
+    assert by_name["01_text_classifier"].parameters == {}  # one text classifier, not per seed
     assert by_name["02_filtering"].depends == ("01_text_classifier",)
-    for backbone, name in zip(PAPER_BACKBONES, PAPER_TRAIN_RUNS):
-        run = by_name[name]
-        assert (run.notebook, run.parameters) == ("03_train", {"backbone": backbone})
-        assert run.depends == ("02_filtering",) and run.datasets == ("webemo",)
-    assert by_name["05_no_pretrain"].depends == ("02_filtering", *PAPER_TRAIN_RUNS)
-    assert by_name["05_no_pretrain"].parameters == {}
+    for backbone in PAPER_BACKBONES:
+        for seed in DEMO_SEEDS:
+            run = by_name[f"03_train-{backbone}-seed{seed}"]
+            assert (run.notebook, run.parameters) == \
+                ("03_train", {"backbone": backbone, "seeds": [seed]})
+            assert run.depends == ("02_filtering",) and run.datasets == ("webemo",)
+            assert run.seed == seed and run.fanned == {"backbone": backbone, "seed": seed}
+    # 05 of a seed waits for 03's runs of that seed only (it reuses 03's Xception of the seed)
+    for seed in DEMO_SEEDS:
+        run = by_name[f"05_no_pretrain-seed{seed}"]
+        assert run.parameters == {"seeds": [seed]}
+        assert run.depends == ("02_filtering",
+                               *[f"03_train-{b}-seed{seed}" for b in PAPER_BACKBONES])
     assert by_name["04_cross_dataset"].depends == ("01_text_classifier", *PAPER_TRAIN_RUNS,
-                                                   "05_no_pretrain")
+                                                   *NO_PRETRAIN_RUNS)
     assert by_name["04_cross_dataset"].datasets == ("unbiasedemo", "emotion6")
     # the analysis runs last, again whenever a model or a cross-dataset test ran again
-    assert by_name["06_analysis"].depends == (*PAPER_TRAIN_RUNS, "05_no_pretrain",
+    assert by_name["06_analysis"].depends == (*PAPER_TRAIN_RUNS, *NO_PRETRAIN_RUNS,
                                               "04_cross_dataset")
     assert by_name["06_analysis"].datasets == ("webemo", "unbiasedemo", "emotion6")
+    # training asks for a GPU on a cluster; the rest for CPUs only
+    assert {r.notebook for r in runs if r.gpus == 1} == \
+        {"01_text_classifier", "03_train", "05_no_pretrain"}
+    assert all(r.gpus == 0 for r in runs if r.notebook not in
+               ("01_text_classifier", "03_train", "05_no_pretrain"))
     # every notebook of the graph exists
     assert all((notebooks_dir() / f"{r.notebook}.ipynb").is_file() for r in runs)
 
 
+@pytest.mark.parametrize("profile, seeds, per_row", [("paper", None, 1), ("paper", 5, 5),
+                                                     ("demo", 2, 2), ("demo", [7, 3], 2)])
+def test_seeds_per_table1_row(profile, seeds, per_row):
+    runs = steps.load_runs(seeds=seeds, profile=profile)
+    for backbone in PAPER_BACKBONES:
+        assert len([r for r in runs if r.name.startswith(f"03_train-{backbone}-")]) == per_row
+    assert len([r for r in runs if r.notebook == "05_no_pretrain"]) == per_row
+    assert len(runs) == 4 + 5 * per_row
+    if seeds == [7, 3]:
+        assert [r.name for r in runs if r.notebook == "05_no_pretrain"] == \
+            ["05_no_pretrain-seed7", "05_no_pretrain-seed3"]
+    with pytest.raises(ValueError, match="parameter seeds must be"):
+        steps.load_runs(seeds=0, profile=profile)
+
+
 def test_other_backbones():
-    runs = {r.name: r for r in steps.load_runs(backbone_names=["resnet50"])}
-    assert [n for n in runs if n.startswith("03_train")] == ["03_train-resnet50"]
-    assert runs["03_train-resnet50"].parameters == {"backbone": "resnet50"}
-    assert "03_train-resnet50" in runs["04_cross_dataset"].depends
-    assert "03_train-xception" not in runs["04_cross_dataset"].depends
+    runs = {r.name: r for r in steps.load_runs(backbone_names=["resnet50"], seeds=1)}
+    assert [n for n in runs if n.startswith("03_train")] == ["03_train-resnet50-seed1234"]
+    assert runs["03_train-resnet50-seed1234"].parameters == {"backbone": "resnet50",
+                                                             "seeds": [1234]}
+    assert "03_train-resnet50-seed1234" in runs["04_cross_dataset"].depends
+    assert "03_train-xception-seed1234" not in runs["04_cross_dataset"].depends
     # names are normalised to the registry's
-    named = [r.name for r in steps.load_runs(backbone_names=["ResNet_50", "Xception"])]
-    assert named[2:4] == ["03_train-resnet50", "03_train-xception"]
+    named = [r.name for r in steps.load_runs(backbone_names=["ResNet_50", "Xception"], seeds=1)]
+    assert named[2:4] == ["03_train-resnet50-seed1234", "03_train-xception-seed1234"]
     with pytest.raises(ValueError, match="unknown backbone 'notanet'.*valid choices: xception"):
         steps.load_runs(backbone_names=["notanet"])
 
@@ -63,7 +95,10 @@ def _write(tmp_path, text: str):
     ("steps:\n  - notebook: a\n    reads: [imagenet]\n", "step 1: unknown dataset(s) imagenet"),
     ("steps:\n  - notebook: a\n    after: [b]\n  - notebook: b\n",
      "step 1: a runs after b, which is not an earlier step"),
-    ("steps:\n  - notebook: a\n    per: dataset\n", "step 1: 'per' must be one of backbone"),
+    ("steps:\n  - notebook: a\n    per: dataset\n",
+     "step 1: 'per' must be one or more of backbone, seed"),
+    ("steps:\n  - notebook: a\n    per: [seed, seed]\n", "step 1: 'per' must be one or more"),
+    ("steps:\n  - notebook: a\n    gpus: yes\n", "step 1: 'gpus' must be a whole number"),
     ("steps:\n  - notebook: a\n  - notebook: b\n    after: a\n",
      "step 2: 'after' must be a list of names"),
     ("steps:\n  - reads: [webemo]\n", "step 1: each step needs 'notebook: <name>'"),
@@ -95,6 +130,25 @@ def test_a_small_graph(tmp_path):
                     ("prep",), ()),
         NotebookRun("sum", "sum", {}, ("fit-xception", "fit-efficientnetv2b0", "prep"), ()),
     ]
+
+
+def test_steps_fanned_over_a_shared_key_are_linked_value_by_value(tmp_path):
+    path = _write(tmp_path, "steps:\n  - notebook: fit\n    per: [backbone, seed]\n"
+                            "  - notebook: ablate\n    per: seed\n    after: [fit]\n"
+                            "    gpus: 1\n"
+                            "  - notebook: sum\n    after: [ablate, fit]\n")
+    runs = steps.load_runs(path, backbone_names=["xception", "efficientnetv2b0"], seeds=[5, 6])
+    by_name = {r.name: r for r in runs}
+    assert list(by_name) == ["fit-xception-seed5", "fit-xception-seed6",
+                             "fit-efficientnetv2b0-seed5", "fit-efficientnetv2b0-seed6",
+                             "ablate-seed5", "ablate-seed6", "sum"]
+    assert by_name["ablate-seed6"].depends == ("fit-xception-seed6", "fit-efficientnetv2b0-seed6")
+    assert by_name["ablate-seed6"].gpus == 1 and by_name["fit-xception-seed5"].gpus == 0
+    assert by_name["sum"].depends == ("ablate-seed5", "ablate-seed6", *list(by_name)[:4])
+    # a group of runs is selected by the start of their names
+    assert [r.name for r in steps.match_runs("fit-xception", runs, "--only")] == \
+        ["fit-xception-seed5", "fit-xception-seed6"]
+    assert [r.name for r in steps.match_runs("fit", runs, "--only")] == list(by_name)[:4]
 
 
 def test_check_graph_and_match_runs():
