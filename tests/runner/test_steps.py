@@ -96,13 +96,23 @@ def _write(tmp_path, text: str):
     ("steps:\n  - notebook: a\n    after: [b]\n  - notebook: b\n",
      "step 1: a runs after b, which is not an earlier step"),
     ("steps:\n  - notebook: a\n    per: dataset\n",
-     "step 1: 'per' must be one or more of backbone, seed"),
+     "step 1: 'per' must be one or more of backbone, train_filter, seed"),
     ("steps:\n  - notebook: a\n    per: [seed, seed]\n", "step 1: 'per' must be one or more"),
     ("steps:\n  - notebook: a\n    gpus: yes\n", "step 1: 'gpus' must be a whole number"),
     ("steps:\n  - notebook: a\n  - notebook: b\n    after: a\n",
      "step 2: 'after' must be a list of names"),
     ("steps:\n  - reads: [webemo]\n", "step 1: each step needs 'notebook: <name>'"),
-    ("steps:\n  - notebook: a\n  - notebook: a\n", "two runs are named 'a'"),
+    ("steps:\n  - notebook: a\n  - notebook: a\n", "step 2: a step named 'a' comes earlier"),
+    ("steps:\n  - notebook: a\n  - notebook: a\n    step: b\n", "two runs are named 'a'"),
+    ("steps:\n  - notebook: a\n    step: [b]\n", "step 1: 'step' must be a name"),
+    ("steps:\n  - notebook: a\n    values: {cluster: {}}\n", "step 1: 'values' must map a "
+     "profile"),
+    ("steps:\n  - notebook: a\n    values: {demo: {seed: [1]}}\n",
+     "step 1: 'values: demo:' must give non-empty lists for backbone or train_filter"),
+    ("steps:\n  - notebook: a\n    values: {demo: {train_filter: [raw]}}\n",
+     "step 1: parameter train_filter must be one of none, cnn, ocr, both"),
+    ("steps:\n  - notebook: a\n    values: {demo: {backbone: [notanet]}}\n",
+     "step 1: unknown backbone 'notanet'"),
     ("notebooks: [a, b]\n", "expected a 'steps:' list"),
     ("steps: [a\n", "cannot read the notebook graph"),
 ])
@@ -149,6 +159,42 @@ def test_steps_fanned_over_a_shared_key_are_linked_value_by_value(tmp_path):
     assert [r.name for r in steps.match_runs("fit-xception", runs, "--only")] == \
         ["fit-xception-seed5", "fit-xception-seed6"]
     assert [r.name for r in steps.match_runs("fit", runs, "--only")] == list(by_name)[:4]
+
+
+def test_a_notebook_twice_fanned_over_train_filters(tmp_path):
+    """One notebook as two steps (Table 1 and the text ablation), the second fanned out over
+    text filters with its own values per profile; the request's choices win over them."""
+    path = _write(tmp_path, "steps:\n  - notebook: fit\n    per: [backbone, seed]\n"
+                            "  - notebook: fit\n    step: fit_text\n"
+                            "    per: [backbone, train_filter, seed]\n    after: [fit]\n"
+                            "    values:\n      demo: {backbone: [xception], "
+                            "train_filter: [none, ocr]}\n"
+                            "  - notebook: sum\n    after: [fit_text]\n")
+    runs = {r.name: r for r in steps.load_runs(path, seeds=1)}
+    assert list(runs) == [*(f"fit-{b}-seed1234" for b in PAPER_BACKBONES),
+                          "fit-xception-filter-none-seed1234", "fit-xception-filter-ocr-seed1234",
+                          "sum"]
+    run = runs["fit-xception-filter-none-seed1234"]
+    assert (run.notebook, run.parameters, run.depends) == (
+        "fit", {"backbone": "xception", "train_filter": "none", "seeds": [1234]},
+        ("fit-xception-seed1234",))
+    assert run.fanned == {"backbone": "xception", "train_filter": "none", "seed": 1234}
+    assert runs["sum"].depends == ("fit-xception-filter-none-seed1234",
+                                   "fit-xception-filter-ocr-seed1234")
+    # the paper profile has no values of its own: every backbone and filter
+    paper = [r.name for r in steps.load_runs(path, seeds=1, profile="paper")
+             if "-filter-" in r.name]
+    assert len(paper) == len(PAPER_BACKBONES) * 4
+    assert paper[:4] == [f"fit-xception-filter-{f}-seed1234" for f in ("none", "cnn", "ocr",
+                                                                       "both")]
+    # --backbones and --train-filters choose, for every step
+    chosen = [r.name for r in steps.load_runs(path, backbone_names=["efficientnetv2b0"],
+                                              seeds=1, train_filters=["both", "none", "both"])]
+    assert chosen == ["fit-efficientnetv2b0-seed1234",
+                      "fit-efficientnetv2b0-filter-both-seed1234",
+                      "fit-efficientnetv2b0-filter-none-seed1234", "sum"]
+    with pytest.raises(ValueError, match="parameter train_filter must be one of"):
+        steps.load_runs(path, train_filters=["raw"])
 
 
 def test_check_graph_and_match_runs():
