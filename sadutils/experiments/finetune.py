@@ -52,11 +52,15 @@ def sample_split(ws: Workspace, seed: int | None = None, progress: bool = False,
     Returns
     -------
     DataFrame
-        The scored sample (notebook 02's ``webemo_scored.csv``) with ``split``.
+        The scored sample (notebook 02's ``webemo_scored.csv``) with ``split``; without one
+        (a filtered manifest written by hand), the filtered manifest, every row kept.
     """
     seed = ws.profile.seed if seed is None else int(seed)
-    ensure_filtered_manifest(ws, progress, verbose)
-    scored = read_manifest(ws.scored_manifest)
+    filtered = ensure_filtered_manifest(ws, progress, verbose)
+    if ws.scored_manifest.is_file():
+        scored = read_manifest(ws.scored_manifest)
+    else:  # a filtered manifest made by hand: it is the whole sample, every row kept
+        scored = read_manifest(filtered).assign(kept=True)
     strata = [c for c in SPLIT_STRATA if c in scored.columns]
     key = (f"{manifest_hash(scored)}-{seed}-{'/'.join(map(str, ws.profile.split))}-"
            f"{'+'.join(strata)}")

@@ -13,6 +13,9 @@ from sadutils.workspace import notebooks_dir
 DEMO_SEEDS = (1234, 1235, 1236)
 PAPER_TRAIN_RUNS = [f"03_train-{b}-seed{s}" for b in PAPER_BACKBONES for s in DEMO_SEEDS]
 NO_PRETRAIN_RUNS = [f"05_no_pretrain-seed{s}" for s in DEMO_SEEDS]
+#: The demo's text ablation: Xception unfiltered and as the demo's filter (ocr) leaves it.
+ABLATION_RUNS = [f"03_train-xception-filter-{f}-seed{s}" for f in ("none", "ocr")
+                 for s in DEMO_SEEDS]
 
 
 def test_the_real_graph():
@@ -20,7 +23,8 @@ def test_the_real_graph():
     runs = steps.load_runs()
     assert runs == steps.load_runs(notebooks_dir() / "pipeline.yml", profile="demo")
     assert [r.name for r in runs] == ["01_text_classifier", "02_filtering", *PAPER_TRAIN_RUNS,
-                                      *NO_PRETRAIN_RUNS, "04_cross_dataset", "06_analysis"]
+                                      *NO_PRETRAIN_RUNS, "04_cross_dataset", "06_analysis",
+                                      *ABLATION_RUNS, "07_text_ablation"]
     by_name = {r.name: r for r in runs}
     assert by_name["01_text_classifier"].depends == ()
     assert by_name["01_text_classifier"].datasets == ("cocotext", "rgp")
@@ -46,6 +50,16 @@ def test_the_real_graph():
     assert by_name["06_analysis"].depends == (*PAPER_TRAIN_RUNS, *NO_PRETRAIN_RUNS,
                                               "04_cross_dataset")
     assert by_name["06_analysis"].datasets == ("webemo", "unbiasedemo", "emotion6")
+    # the text ablation: notebook 03 again, each run after 03's run of its backbone and seed
+    # (the one with the filter 02 applied is that very model, reused); 07 gathers them all
+    for name in ABLATION_RUNS:
+        run = by_name[name]
+        seed, train_filter = run.seed, run.fanned["train_filter"]
+        assert (run.notebook, run.parameters) == (
+            "03_train", {"backbone": "xception", "train_filter": train_filter, "seeds": [seed]})
+        assert run.depends == (f"03_train-xception-seed{seed}",) and run.gpus == 1
+    assert by_name["07_text_ablation"].depends == tuple(ABLATION_RUNS)
+    assert by_name["07_text_ablation"].gpus == 0
     # training asks for a GPU on a cluster; the rest for CPUs only
     assert {r.notebook for r in runs if r.gpus == 1} == \
         {"01_text_classifier", "03_train", "05_no_pretrain"}
@@ -60,9 +74,12 @@ def test_the_real_graph():
 def test_seeds_per_table1_row(profile, seeds, per_row):
     runs = steps.load_runs(seeds=seeds, profile=profile)
     for backbone in PAPER_BACKBONES:
-        assert len([r for r in runs if r.name.startswith(f"03_train-{backbone}-")]) == per_row
+        assert len([r for r in runs if r.name.startswith(f"03_train-{backbone}-seed")]) == per_row
     assert len([r for r in runs if r.notebook == "05_no_pretrain"]) == per_row
-    assert len(runs) == 4 + 5 * per_row
+    # the text ablation: demo one backbone and two filters, paper four of each
+    ablation = len([r for r in runs if "-filter-" in r.name])
+    assert ablation == (2 if profile == "demo" else 16) * per_row
+    assert len(runs) == 5 + 5 * per_row + ablation
     if seeds == [7, 3]:
         assert [r.name for r in runs if r.notebook == "05_no_pretrain"] == \
             ["05_no_pretrain-seed7", "05_no_pretrain-seed3"]
@@ -72,7 +89,9 @@ def test_seeds_per_table1_row(profile, seeds, per_row):
 
 def test_other_backbones():
     runs = {r.name: r for r in steps.load_runs(backbone_names=["resnet50"], seeds=1)}
-    assert [n for n in runs if n.startswith("03_train")] == ["03_train-resnet50-seed1234"]
+    assert [n for n in runs if n.startswith("03_train")] == [
+        "03_train-resnet50-seed1234", "03_train-resnet50-filter-none-seed1234",
+        "03_train-resnet50-filter-ocr-seed1234"]  # --backbones chooses the ablation's too
     assert runs["03_train-resnet50-seed1234"].parameters == {"backbone": "resnet50",
                                                              "seeds": [1234]}
     assert "03_train-resnet50-seed1234" in runs["04_cross_dataset"].depends
