@@ -28,7 +28,7 @@ import pandas as pd
 from .. import backbones, inference, models
 from ..config import CLASS_NAMES
 from ..data.images import ImageError
-from ..data.manifests import in_key_order
+from ..data.manifests import in_key_order, row_keys
 from ..data.webemo import load_webemo
 from ..demo import describe_demo
 from ..experiments.common import dataset_roots
@@ -157,8 +157,10 @@ def held_out_images(ws: Workspace, n: int, seed: int | None = None) -> pd.DataFr
     if n <= 0:
         return pd.DataFrame(columns=columns)
     loaded = load_webemo(dataset_roots(ws)["webemo"], check=False).manifest
-    sampled = set(sample_split(ws)["path"].astype(str))
-    rest = in_key_order(loaded[~loaded["path"].astype(str).isin(sampled)])
+    # By the rows' keys (a WEBEmo image's URL), not their paths: the sample's images are
+    # left out wherever the data folder lies now.
+    sampled = set(row_keys(sample_split(ws)))
+    rest = in_key_order(loaded[~row_keys(loaded).isin(sampled).to_numpy()])
     seed = ws.profile.seed if seed is None else int(seed)
     pick = np.sort(np.random.default_rng(seed).permutation(len(rest))[:n])
     return rest.iloc[pick][columns].reset_index(drop=True)
