@@ -29,23 +29,15 @@ WEBEMO_CONFUSION_FINE = 2
 MANIFEST_COLUMNS = ("path", "label", "fine_label", "dataset")
 
 
-#: The number of CPU cores this process may use, when a runner shares the machine among
-#: several processes (``sadutils reproduce --jobs``); unset, all of them.
-CPUS_ENV = "SADUTILS_CPUS"
-
-
 def cpu_count() -> int:
-    """The CPU cores this process may use: ``$SADUTILS_CPUS`` when set, else the cores the
-    operating system lets it run on.
+    """The CPU cores this process may run on (a SLURM job's or a container's share, not the
+    whole machine's), for the worker threads that decode images and run the OCR detector.
 
     Returns
     -------
     int
         At least 1.
     """
-    given = os.environ.get(CPUS_ENV, "")
-    if given.isdigit() and int(given) > 0:
-        return int(given)
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):

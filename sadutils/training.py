@@ -268,13 +268,14 @@ def train_model(build, train_images, train_labels, val_images, val_labels, out_d
     # Keras runs its callbacks in list order: the statistics are refreshed (on_test_begin)
     # before the validation pass whose loss CSVLogger and KeepBest see at the epoch's end.
     refresh = [_refresh_batchnorm_callback(train_images, batch_size)] if refresh_batchnorm else []
+    phases = _phase_callback()
     callbacks = [
         *refresh,
         keras.callbacks.CSVLogger(str(history_file), append=True),
         _keep_best_callback(best_file, history_file),
         checkpoints.CheckpointCallback(out_dir, restored.history, run_key),
         _reseed_dropout_callback(),
-        _phase_callback(),
+        phases,
         *extra_callbacks,
     ]
     t0 = time.perf_counter()
@@ -282,6 +283,8 @@ def train_model(build, train_images, train_labels, val_images, val_labels, out_d
               callbacks=callbacks, steps_per_epoch=-(-len(train_labels) // global_batch),
               shuffle=False, verbose=verbose)
     wall = time.perf_counter() - t0
+    if phases.epoch_ended is not None:  # from the last epoch's end until fit returned
+        report_phase("end of fit", phases.epoch_ended)
     history = pd.read_csv(history_file).drop_duplicates("epoch", keep="last").reset_index(drop=True)
     write_text(history_file, history.to_csv(index=False))
     best_epoch = int(history.loc[history["val_loss"].idxmin(), "epoch"])
@@ -322,6 +325,7 @@ def _phase_callback():
         def __init__(self):
             super().__init__()
             self.traced = False
+            self.epoch_ended = None
 
         def on_epoch_begin(self, epoch, logs=None):
             self.epoch_began = clock()
@@ -339,6 +343,7 @@ def _phase_callback():
 
         def on_epoch_end(self, epoch, logs=None):
             report_phase("epoch", self.epoch_began, epoch=int(epoch) + 1)
+            self.epoch_ended = clock()
 
     return Phases()
 

@@ -7,25 +7,17 @@ there, so nothing a test does reaches the checkout's ``data/`` or ``results/``.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-# Under pytest-xdist (scripts/test.sh runs one worker per core, at most 4) each worker's thread
-# pools (OCR, decoding) get its share of the cores, so that the workers do not oversubscribe
-# the machine (TensorFlow computes with one thread anyway: see sadutils/__init__.py).
-if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
-    os.environ.setdefault("SADUTILS_CPUS", str(max(1, (os.cpu_count() or 1)
-                                                   // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
+import keras
+import numpy as np
+import pytest
+from PIL import Image
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from sadutils import models  # noqa: E402
-from sadutils.config import CLASS_NAMES, TEXT_CLASS_NAMES  # noqa: E402
-from sadutils.demo import ensure_demo_data  # noqa: E402
-from sadutils.workspace import Workspace  # noqa: E402
+from sadutils import models
+from sadutils.config import CLASS_NAMES, TEXT_CLASS_NAMES
+from sadutils.demo import ensure_demo_data
+from sadutils.workspace import Workspace
 
 #: Scale of the session's demo data: about 300 WEBEmo-like images, 700 in all.
 DEMO_SCALE = 0.2

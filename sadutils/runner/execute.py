@@ -26,7 +26,7 @@ import pandas as pd
 from ..demo import MARKER_NAME, ensure_demo_data
 from ..workspace import Workspace, shown_path
 from .notebook import RunOutcome
-from .parallel import device_slots, run_graph, thread_environment
+from .parallel import device_slots, run_graph
 from .plan import (  # noqa: F401 - read_state, parse_weights, STATE_VERSION: the runner's API
     STATE_VERSION,
     Plan,
@@ -197,11 +197,9 @@ def _run_here(plan: Plan, force: bool, jobs: int, label, **show) -> dict:
             show["echo"](f"{label(run)}: skip (up to date)")
             return RunOutcome(run.name, "skipped", "up to date", output=plan.output(run))
         (show["status"] or show["echo"])(f"{label(run)}: run ({why}) ...")
-        return execute_one(plan, run, why, label=label(run), slot={**threads, **(slot or {})},
-                           **show)
+        return execute_one(plan, run, why, label=label(run), slot=slot, **show)
 
     jobs, slots = device_slots(jobs)
-    threads = thread_environment(jobs)  # each kernel's share of the cores (OCR, decoding)
     if jobs > 1:
         show["echo"](f"running up to {jobs} notebooks at once"
                      + (f", one GPU each ({', '.join(s['CUDA_VISIBLE_DEVICES'] for s in slots)})"

@@ -13,7 +13,6 @@ import subprocess
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-from ..config import CPUS_ENV, cpu_count
 
 #: Outcomes after which the runs depending on a run may not start.
 STOPPING = ("failed", "blocked")
@@ -143,29 +142,3 @@ def device_slots(jobs: int) -> tuple[int, list]:
         return jobs, [None] * jobs
     jobs = min(jobs, len(gpus))
     return jobs, [{"CUDA_VISIBLE_DEVICES": gpu} for gpu in gpus[:jobs]]
-
-
-def thread_environment(jobs: int, cores: int | None = None) -> dict:
-    """The variable that shares the CPU cores among ``jobs`` kernels running at once.
-
-    Each kernel computes with one TensorFlow thread (set by :mod:`sadutils` itself, so that
-    the numbers do not depend on how many run at once); what it runs besides, the OCR
-    detector's and the image decoder's worker threads, takes its share of the cores
-    (:func:`sadutils.config.cpu_count`) instead of the whole machine.
-
-    Parameters
-    ----------
-    jobs : int
-        Kernels running at once.
-    cores : int, optional
-        Default :func:`sadutils.config.cpu_count`.
-
-    Returns
-    -------
-    dict
-        ``SADUTILS_CPUS`` = cores // jobs (at least 1); empty for one job and where the user
-        set it (theirs wins).
-    """
-    if jobs <= 1 or CPUS_ENV in os.environ:
-        return {}
-    return {CPUS_ENV: str(max(1, (cores or cpu_count()) // jobs))}

@@ -1,6 +1,7 @@
 """The scheduler of `sadutils reproduce --jobs N`, on fake runs that sleep and record."""
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -94,18 +95,5 @@ def test_device_slots(monkeypatch):
         parallel.device_slots(0)
 
 
-def test_thread_environment_shares_the_cores_among_the_jobs(monkeypatch):
-    monkeypatch.delenv("SADUTILS_CPUS", raising=False)
-    assert parallel.thread_environment(1, cores=2) == {}  # one job: the whole machine
-    assert parallel.thread_environment(2, cores=2) == {"SADUTILS_CPUS": "1"}
-    assert parallel.thread_environment(2, cores=16) == {"SADUTILS_CPUS": "8"}
-    assert parallel.thread_environment(4, cores=2) == {"SADUTILS_CPUS": "1"}  # at least one
-    monkeypatch.setenv("SADUTILS_CPUS", "3")  # the user's setting wins
-    assert parallel.thread_environment(2, cores=2) == {}
-
-
-def test_cpu_count_follows_the_runner_share(monkeypatch):
-    monkeypatch.setenv("SADUTILS_CPUS", "1")
-    assert cpu_count() == 1
-    monkeypatch.setenv("SADUTILS_CPUS", "zero")  # not a count: the machine's
-    assert cpu_count() >= 1
+def test_cpu_count_is_what_this_process_may_run_on():
+    assert 1 <= cpu_count() <= (os.cpu_count() or 1)
