@@ -64,7 +64,7 @@ in_clone() {  # in_clone CLONE RESULTS COMMAND...: sadutils of that clone (its n
 }
 
 echo "=== check_slurm: reproduce --executor slurm ${request[*]} (one job preempted once)"
-FAKE_SLURM_PREEMPT="03_train-efficientnetv2b0-seed1235@$work/results-slurm/demo/runs/*seed1235/backup/checkpoint.json" \
+FAKE_SLURM_PREEMPT="03_train-efficientnetv2b0-seed1235@$work/results-slurm/demo/runs/efficientnetv2b0-seed1235/backup/checkpoint.json" \
     in_clone slurm results-slurm "$root/.venv/bin/sadutils" reproduce --executor slurm "${request[@]}" \
     --cluster-profile "$work/profile" | tee "$work/first.txt"
 slurm_s=$(( $(date +%s) - start ))
