@@ -46,7 +46,7 @@
 
 # %% tags=["parameters"]
 profile = "demo"
-backbones = None          # None: every backbone the ablation's runs trained; or a list
+backbone_names = None      # None: every backbone the ablation's runs trained; or a list
 mask_method = "inpaint"   # how text is removed: inpaint (filled from its border) or blur
 held_out = 400            # WEBEmo images outside the sample (no model saw them) searched for
 #                           text to probe besides the test images with text; 0: none
@@ -84,7 +84,7 @@ def show(item):
 
 # %%
 chapter.start("models")
-rows = ablation.ablation_rows(ws, backbones)
+rows = ablation.ablation_rows(ws, backbone_names)
 if not rows:
     raise RuntimeError("no runs of the text ablation yet: run notebook 03 with train_filter "
                        "set (sadutils reproduce runs them)")

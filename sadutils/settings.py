@@ -141,7 +141,7 @@ PARAMETERS = {
     "text_threshold": Parameter("probability", optional=False),
     "text_method": Parameter("choice", choices=TEXT_METHODS),
     "train_filter": Parameter("choice", choices=TRAIN_FILTERS),
-    "backbones": Parameter("names"),
+    "backbone_names": Parameter("names"),
     "mask_method": Parameter("choice", optional=False, choices=MASK_METHODS),
     "examples": Parameter("int", optional=False, minimum=1),
     "held_out": Parameter("int", optional=False, minimum=0),
