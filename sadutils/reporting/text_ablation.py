@@ -370,7 +370,8 @@ def _pair_sentence(tests: pd.DataFrame) -> str:
     real = combined[combined["significant"]]
     if real.empty:
         return (f"McNemar's test (Holm-corrected, per seed) finds no pair of models whose "
-                f"difference holds in every seed ({len(combined)} pairs tested).")
+                f"difference holds in every seed ({len(combined)} "
+                f"pair{'s' if len(combined) != 1 else ''} tested).")
     pairs = "; ".join(f"{r.better} is better than "
                       f"{r.model_a if r.better == r.model_b else r.model_b}"
                       for r in real.itertuples())

@@ -23,8 +23,8 @@ def test_the_real_graph():
     runs = steps.load_runs()
     assert runs == steps.load_runs(notebooks_dir() / "pipeline.yml", profile="demo")
     assert [r.name for r in runs] == ["01_text_classifier", "02_filtering", *PAPER_TRAIN_RUNS,
-                                      *NO_PRETRAIN_RUNS, "04_cross_dataset", "06_analysis",
-                                      *ABLATION_RUNS, "07_text_ablation"]
+                                      *ABLATION_RUNS, *NO_PRETRAIN_RUNS, "04_cross_dataset",
+                                      "06_analysis", "07_text_ablation"]
     by_name = {r.name: r for r in runs}
     assert by_name["01_text_classifier"].depends == ()
     assert by_name["01_text_classifier"].datasets == ("cocotext", "rgp")
