@@ -113,7 +113,7 @@ def reproduce(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backbones", nargs="+", metavar="NAME",
                    help="the backbones notebook 03 runs for (default the paper's four; any "
                         "keras.applications classifier, e.g. resnet50), in Table 1 and in the "
-                        "text ablation (default there: demo efficientnetv2b0, paper the four)")
+                        "text ablation (default there: demo xception, paper the four)")
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="notebook runs at once (default 1): independent runs (the backbones "
                         "and seeds of 03; 04 beside 05) side by side, one GPU each where there "
