@@ -3,7 +3,7 @@
 # checkout (run from CI as root; needs PyPI for the first install only):
 #
 #   1. the demo graph for one backbone and two seeds (`--backbones efficientnetv2b0 --seeds
-#      2`: 8 runs) goes through Snakemake and its SLURM plugin to stand-in SLURM commands
+#      2`: 13 runs, the text ablation's 5 included) goes through Snakemake and its SLURM plugin to stand-in SLURM commands
 #      (.ci/slurm/fake_slurm.py: sbatch, squeue, sacct, sacctmgr, sshare, scontrol, sinfo,
 #      srun), which refuse any call they do not know and log every call; the shipped profile
 #      profiles/slurm/config.yaml is used as it is, but for the first status check after 2 s

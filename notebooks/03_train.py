@@ -38,6 +38,11 @@
 # Under the `demo` profile the same code runs on small synthetic images at a lower resolution
 # for a few epochs, so that it finishes on a laptop; its numbers only show that the pipeline
 # works and are **not** the paper's.
+#
+# With `train_filter` set, a run belongs to the text ablation (notebook `07_text_ablation`,
+# beyond the paper): the same backbone trained on the WEBEmo sample unfiltered (`none`) or as
+# one text method filters it (`cnn`, `ocr`, `both`). Its record goes to that chapter, not to
+# Table 1; with the filter notebook 02 applied it is the Table 1 model itself, reused.
 
 # %% tags=["parameters"]
 backbone = "xception"    # the paper's: xception, efficientnetv2b0, efficientnetv2b2,
@@ -49,6 +54,8 @@ batch_size = None        # None: the profile's value (32)
 image_size = None        # None: the profile's value (paper 150, demo 72)
 learning_rate = None     # None: the profile's value (0.001)
 seeds = None             # training seeds: None for the profile's (demo 3, paper 1); N; or a list
+train_filter = None      # None: the sample as notebook 02 filtered it (Table 1); none, cnn,
+#                          ocr or both: a run of the text ablation (notebook 07)
 weights = None           # a weights file instead of Keras' ImageNet download, or None
 #                          (sadutils reproduce --weights BACKBONE=FILE gives one per backbone)
 data_root = None         # None: data/<profile> (the demo data is generated there if absent)
@@ -67,8 +74,8 @@ recipe = settings.TrainSettings.resolve(
     learning_rate=learning_rate)
 network.check_size(recipe.image_size)
 seed_list = settings.seed_list(ws.profile, seeds)
-print(f"{network.name} (row {network.row(pretrained)!r}), profile {ws.name}, seeds {seed_list}: "
-      f"{recipe}")
+row = experiments.filter_row(network.row(pretrained), train_filter)
+print(f"{network.name} (row {row!r}), profile {ws.name}, seeds {seed_list}: {recipe}")
 
 # %% [markdown]
 # ## The data: the filtered WEBEmo sample and its fixed split
@@ -78,7 +85,7 @@ print(f"{network.name} (row {network.row(pretrained)!r}), profile {ws.name}, see
 # (If notebook 02 has not been run, the next cell runs the steps of notebooks 01 and 02 first.)
 
 # %%
-split = experiments.training_split(ws)
+split = experiments.training_split(ws, train_filter=train_filter)
 split.groupby(["split", "label"]).size().unstack()
 
 # %% [markdown]
@@ -90,7 +97,7 @@ split.groupby(["split", "label"]).size().unstack()
 # %%
 runs = {seed: experiments.train_backbone(ws, network.name, recipe.with_seed(seed),
                                          pretrained=pretrained, weights=weights,
-                                         notebook=notebook_name)
+                                         train_filter=train_filter, notebook=notebook_name)
         for seed in seed_list}
 run = runs[seed_list[0]]
 print(run.record.weights["note"])

@@ -33,7 +33,7 @@ from .progress import phase
 from .provenance import provenance
 from .workspace import Workspace
 
-KINDS = ("text_classifier", "filter", "train", "ablation", "cross_dataset")
+KINDS = ("text_classifier", "filter", "train", "ablation", "text_ablation", "cross_dataset")
 WEIGHT_SOURCES = ("imagenet", "file", "scratch")
 #: Metrics a record in one of the paper's tables must carry.
 TABLE_METRICS = ("accuracy", "f1_sadness", "f1_others", "f1_weighted")
@@ -206,7 +206,9 @@ class Record:
             return out
         if self.table is not None and self.table not in TABLES:
             out.append(f"table must be one of {', '.join(TABLES)} or null, got {self.table!r}")
-        if (self.table is None) != (self.row is None):
+        # A text ablation run has a row (its backbone and filter) but belongs to no table.
+        if (self.table is None) != (self.row is None) and not (
+                self.kind == "text_ablation" and self.table is None):
             out.append("table and row must both be set or both be null")
         out += self._metric_problems()
         for name, ci in self.ci95.items():
@@ -415,9 +417,10 @@ class Record:
         Parameters
         ----------
         ws : Workspace
-        kind : {"train", "ablation", "text_classifier"}
+        kind : {"train", "ablation", "text_ablation", "text_classifier"}
             ``train``/``ablation`` (a backbone from ImageNet or from scratch) go to Table 1 in
-            ``row``; ``text_classifier`` to no table.
+            ``row``; ``text_ablation`` (a backbone trained with another text filter, notebook
+            07) and ``text_classifier`` to no table.
         backbone : str
         row : str or None
         dataset : str
@@ -439,9 +442,10 @@ class Record:
         Record
         """
         table = "table1" if kind in ("train", "ablation") else None
+        keeps_row = table is not None or kind == "text_ablation"
         return cls._new(ws, kind=kind, run_parts=run_parts, seed=seed,
                         manifest_hash=manifest_hash, wall_s=wall_s, artifacts=artifacts,
-                        table=table, row=row if table else None, backbone=backbone,
+                        table=table, row=row if keeps_row else None, backbone=backbone,
                         dataset=dataset, split="test", metrics=metrics, ci95=ci95,
                         params=params, weights=weights)
 

@@ -33,7 +33,8 @@ PAPER_ROUNDING = 0.005
 #: Parameters that make two runs "the same model but another seed" when equal.
 RECIPE_KEYS = ("image_size", "epochs", "batch_size", "learning_rate", "optimizer",
                "refresh_batchnorm", "pretrained", "train_recipe", "dataset", "sadness_fraction",
-               "text_filter", "text_threshold", "text_method", "loader_options")
+               "text_filter", "text_threshold", "text_method", "loader_options",
+               "train_filter")
 
 
 def training_seed(record: Record) -> int | None:
@@ -227,11 +228,7 @@ def row_summaries(ws: Workspace, table) -> list[RowSummary]:
 def pairwise_mcnemar(ws: Workspace, table="table1") -> pd.DataFrame:
     """Exact McNemar tests of every pair of a table's models on the same test images.
 
-    For each seed both models were trained with, the test compares their predictions on the
-    images both were tested on; p-values are Holm-corrected over the pairs, per seed. A
-    difference is called real (``significant``) when it is significant after correction in
-    every seed both models have: with one seed that is the test itself; with several, a
-    difference that comes and goes with the seed is not called real.
+    The predictions each run saved are compared by :func:`mcnemar_pairs`.
 
     Parameters
     ----------
@@ -241,24 +238,47 @@ def pairwise_mcnemar(ws: Workspace, table="table1") -> pd.DataFrame:
     Returns
     -------
     DataFrame
+        See :func:`mcnemar_pairs`.
+    """
+    return mcnemar_pairs({s.row: {training_seed(r): _predictions(r, ws) for r in s.records}
+                          for s in row_summaries(ws, table)})
+
+
+def mcnemar_pairs(predictions: dict) -> pd.DataFrame:
+    """Exact McNemar tests of every pair of models on the images both were tested on.
+
+    For each seed both models were trained with, the test compares their predictions on the
+    images both were tested on; p-values are Holm-corrected over the pairs, per seed. A
+    difference is called real (``significant``) when it is significant after correction in
+    every seed both models have: with one seed that is the test itself; with several, a
+    difference that comes and goes with the seed is not called real.
+
+    Parameters
+    ----------
+    predictions : dict
+        ``model -> {seed -> DataFrame}`` with ``path``, ``label`` and ``pred`` (None for a
+        seed whose predictions are missing), models in the order the pairs are listed.
+
+    Returns
+    -------
+    DataFrame
         One row per pair and seed (``seed`` an integer) plus one combined row per pair
         (``seed`` ``"all"``): ``model_a``, ``model_b``, ``a_only``, ``b_only``, ``n``,
         ``p_value``, ``p_holm``, ``significant``, ``better`` (the model right more often on
         the discordant images).
     """
-    summaries = row_summaries(ws, table)
     rows = []
-    for a, b in itertools.combinations(summaries, 2):
-        pa = {training_seed(r): _predictions(r, ws) for r in a.records}
-        pb = {training_seed(r): _predictions(r, ws) for r in b.records}
+    for a, b in itertools.combinations(list(predictions), 2):
+        pa, pb = predictions[a], predictions[b]
         for seed in sorted(set(pa) & set(pb), key=lambda s: (s is None, s)):
             if pa[seed] is None or pb[seed] is None:
                 continue
-            merged = pa[seed].merge(pb[seed][["path", "pred"]], on="path", suffixes=("_a", "_b"))
+            merged = pa[seed][["path", "label", "pred"]].merge(
+                pb[seed][["path", "pred"]], on="path", suffixes=("_a", "_b"))
             if merged.empty:
                 continue
             test = mcnemar_exact(merged["label"], merged["pred_a"], merged["pred_b"])
-            rows.append({"model_a": a.row, "model_b": b.row, "seed": seed, **test})
+            rows.append({"model_a": a, "model_b": b, "seed": seed, **test})
     columns = ["model_a", "model_b", "seed", "a_only", "b_only", "n", "p_value", "p_holm",
                "significant", "better"]
     if not rows:

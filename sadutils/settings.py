@@ -22,6 +22,16 @@ MATCH_PAPER = "match_paper"
 #: notebook 01), the shipped OCR detector (``ocr``, :mod:`sadutils.text_detection`), or
 #: ``both`` (removed when either of them finds text).
 TEXT_METHODS = ("cnn", "ocr", "both")
+#: What a backbone may be trained on (the text ablation, notebook 07): the WEBEmo sample
+#: unfiltered (``none``) or without the images one of :data:`TEXT_METHODS` finds text in. The
+#: paper's is ``cnn``; None (the default of notebook 03) means the method notebook 02 applied.
+TRAIN_FILTERS = ("none",) + TEXT_METHODS
+#: How the text ablation removes a text region from an image (notebook 07): ``inpaint``
+#: (filled from its border) or ``blur``.
+MASK_METHODS = ("inpaint", "blur")
+#: How row labels and titles name a ``train_filter``.
+TRAIN_FILTER_LABELS = {"none": "unfiltered", "cnn": "filtered (cnn)", "ocr": "filtered (ocr)",
+                       "both": "filtered (both)"}
 
 
 # ---------------------------------------------------------------------------- value checks
@@ -43,7 +53,7 @@ class Parameter:
     kind : str
         ``int``, ``positive`` (a number > 0), ``probability`` (a number within 0..1),
         ``bool``, ``str``, ``path``, ``choice``, ``threshold`` (a probability or
-        ``"match_paper"``), ``fraction`` or ``seeds``.
+        ``"match_paper"``), ``fraction``, ``seeds`` or ``names`` (a list of strings).
     optional : bool
         Whether None is allowed (it means "the profile's value").
     minimum : float, optional
@@ -68,6 +78,7 @@ class Parameter:
             "fraction": "a number strictly between 0 and 1, 'natural', or a dict of them by "
                         "test set",
             "seeds": "an integer >= 1 (how many seeds) or a list of integer seeds",
+            "names": "a list of names",
         }[self.kind]
         if self.minimum is not None:
             text += f" >= {self.minimum:g}"
@@ -97,6 +108,9 @@ class Parameter:
                 return all(k in DATASETS and Parameter("fraction").accepts(v)
                            for k, v in value.items())
             return value in ("natural", "all") or (_is_real(value) and 0 < value < 1)
+        elif kind == "names":
+            return (isinstance(value, (list, tuple)) and bool(value)
+                    and all(isinstance(v, str) and v for v in value))
         elif kind == "seeds":
             if isinstance(value, (list, tuple)):
                 return bool(value) and all(_is_int(v) and v >= 0 for v in value)
@@ -126,6 +140,11 @@ PARAMETERS = {
     "text_filter": Parameter("bool", optional=False),
     "text_threshold": Parameter("probability", optional=False),
     "text_method": Parameter("choice", choices=TEXT_METHODS),
+    "train_filter": Parameter("choice", choices=TRAIN_FILTERS),
+    "backbone_names": Parameter("names"),
+    "mask_method": Parameter("choice", optional=False, choices=MASK_METHODS),
+    "examples": Parameter("int", optional=False, minimum=1),
+    "held_out": Parameter("int", optional=False, minimum=0),
     "ocr_threshold": Parameter("probability"),
     "emotion6_layout": Parameter("choice", optional=False, choices=("auto", "cornell", "panda")),
     "emotion6_label_from": Parameter("choice", optional=False, choices=("folder", "argmax")),

@@ -175,11 +175,15 @@ class TextLine:
         The recogniser's confidence (mean per-character probability), 0..1.
     box_score : float
         The detector's mean text probability inside the region, 0..1.
+    box : tuple
+        The region's four corners ``((x, y), ...)`` in pixels of the image read (empty when
+        not known).
     """
 
     text: str
     confidence: float
     box_score: float
+    box: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -403,7 +407,8 @@ class OcrScorer:
         crops = [get_rotate_crop_image(bgr, np.asarray(found.boxes[i], dtype=np.float32))
                  for i in order]
         read = self._recogniser(TextRecInput(img=crops))
-        lines = sorted((TextLine(str(t), float(c), float(box_scores[i]))
+        lines = sorted((TextLine(str(t), float(c), float(box_scores[i]),
+                                 tuple(map(tuple, np.asarray(found.boxes[i], float).tolist())))
                         for t, c, i in zip(read.txts, read.scores, order)),
                        key=lambda line: -line.confidence)
         return OcrReading(legible_score(lines), len(found.boxes), tuple(lines))
@@ -449,6 +454,33 @@ class OcrScorer:
             For a file that is not a readable image.
         """
         return self.read(self.prepare(path))
+
+    def text_regions(self, path, threshold: float = DEFAULT_THRESHOLD) -> list:
+        """Where an image holds legible text: the regions of the lines that count.
+
+        Parameters
+        ----------
+        path : path
+        threshold : float
+            A line counts when it reads as text (:func:`counts_as_text`) with at least this
+            confidence: the lines that make an image's score reach the same threshold.
+
+        Returns
+        -------
+        list of ndarray
+            One ``(4, 2)`` array per line: its corners as fractions of the image's width
+            and height (so they apply at any size), most confident line first.
+
+        Raises
+        ------
+        ImageError
+            For a file that is not a readable image.
+        """
+        rgb = self.prepare(path)
+        height, width = rgb.shape[:2]
+        return [np.asarray(line.box, float) / [width, height]
+                for line in self.read(rgb).lines
+                if line.box and counts_as_text(line.text) and line.confidence >= threshold]
 
     def score_files(self, paths, workers: int | None = None,
                     progress: bool = False) -> pd.DataFrame:

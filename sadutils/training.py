@@ -26,15 +26,20 @@ from .progress import clock, phase, report_phase
 
 # --------------------------------------------------------------------------- tf.data pipeline
 def make_dataset(images, labels, batch_size: int, shuffle: bool = False, seed: int = 0,
-                 first_epoch: int = 0):
+                 first_epoch: int = 0, epochs: int | None = None):
     """A ``tf.data.Dataset`` of ``(float32 pixels in [0, 255], int32 label)`` batches.
 
     ``images`` may be a memory-mapped array: only the rows of each batch are read. With
-    ``shuffle`` the dataset is endless (pass ``steps_per_epoch`` to ``fit``): epoch ``e``, counted
-    from ``first_epoch``, uses the order ``numpy.random.default_rng([seed, e])``, so an epoch
-    always sees the same batches, also after a resume. (Reading the epoch from a callback is not
-    enough: Keras opens the next epoch's iterator, and prefetching starts, before
-    ``on_epoch_begin``.) Without ``shuffle`` it is one pass in file order.
+    ``shuffle`` the dataset holds ``epochs`` passes (endless when None; pass
+    ``steps_per_epoch`` to ``fit``): epoch ``e``, counted from ``first_epoch``, uses the order
+    ``numpy.random.default_rng([seed, e])``, so an epoch always sees the same batches, also
+    after a resume. (Reading the epoch from a callback is not enough: Keras opens the next
+    epoch's iterator, and prefetching starts, before ``on_epoch_begin``.) Without ``shuffle``
+    it is one pass in file order.
+
+    Give ``epochs`` for training: an endless stream is still being prefetched when ``fit``
+    ends, and deleting its iterator then sometimes stalled a demo run for 10-35 s with no CPU
+    in use (the "end of fit" phase of the timing files).
     """
     labels = np.asarray(labels, dtype=np.int32)
     n = len(labels)
@@ -48,7 +53,7 @@ def make_dataset(images, labels, batch_size: int, shuffle: bool = False, seed: i
         # With shuffle the stream never ends: one pass per epoch from first_epoch on, cut into
         # epochs by fit(steps_per_epoch=...), so Keras creates one iterator for the whole fit.
         epoch = first_epoch
-        while True:
+        while epochs is None or epoch < first_epoch + epochs:
             order = np.random.default_rng([seed, epoch]).permutation(n) if shuffle else np.arange(n)
             for start in range(0, n, batch_size):
                 yield order[start:start + batch_size]
@@ -263,7 +268,7 @@ def train_model(build, train_images, train_labels, val_images, val_labels, out_d
         restored = _resume_point(model, out_dir, run_key, history_file, best_file)
     start_epoch = restored.epoch
     train_ds = make_dataset(train_images, train_labels, global_batch, shuffle=True, seed=seed,
-                            first_epoch=start_epoch)
+                            first_epoch=start_epoch, epochs=epochs - start_epoch)
     val_ds = make_dataset(val_images, val_labels, global_batch)
     # Keras runs its callbacks in list order: the statistics are refreshed (on_test_begin)
     # before the validation pass whose loss CSVLogger and KeepBest see at the epoch's end.

@@ -113,7 +113,8 @@ def benchmarks_dir(results_root=None) -> Path:
     return (Path(results_root) if results_root is not None else results_home()) / "benchmarks"
 
 
-def run_name(backbone: str, pretrained: bool = True, seed: int | None = None) -> str:
+def run_name(backbone: str, pretrained: bool = True, seed: int | None = None,
+             train_filter: str | None = None) -> str:
     """The name of a training run: its model file, run folder and executed notebook.
 
     Parameters
@@ -124,12 +125,16 @@ def run_name(backbone: str, pretrained: bool = True, seed: int | None = None) ->
         False for a run from random weights (``-no-pretrain`` is appended).
     seed : int, optional
         Given for runs other than the first seed (``-seed<N>`` is appended).
+    train_filter : str, optional
+        Given for a run of the text ablation, trained on the sample as that filter leaves it
+        (``-filter-<name>`` is appended: ``efficientnetv2b0-filter-none-seed1235``).
 
     Returns
     -------
     str
     """
     name = backbone + ("" if pretrained else "-no-pretrain")
+    name += "" if train_filter is None else f"-filter-{train_filter}"
     return name if seed is None else f"{name}-seed{seed}"
 
 

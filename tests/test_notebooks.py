@@ -2,6 +2,7 @@
 checked, bad parameters stopping a notebook at once with a message that says what is wrong."""
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from sadutils.settings import PARAMETERS
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 NAMES = ("01_text_classifier", "02_filtering", "03_train", "04_cross_dataset", "05_no_pretrain",
-         "06_analysis")
+         "06_analysis", "07_text_ablation")
 CHECK = "settings.check_parameters(globals())"
 
 
@@ -52,6 +53,19 @@ def test_parameters_cell_is_declared_and_checked_first(name):
     undeclared = declared - set(PARAMETERS)
     assert not undeclared, f"not declared in sadutils.settings.PARAMETERS: {undeclared}"
     assert CHECK in code[1].source  # the first cell after the parameters checks them
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_import_takes_a_parameters_name(name):
+    """`check_parameters(globals())` checks every declared name it finds: an import named like
+    a parameter of another notebook (`from sadutils import backbones`) would be checked as one
+    and stop the notebook."""
+    imported = set()
+    for node in ast.walk(ast.parse(jupytext.writes(jupytext.read(NOTEBOOKS / f"{name}.py"),
+                                                   fmt="py:percent"))):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            imported |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    assert not imported & set(PARAMETERS), imported & set(PARAMETERS)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -321,4 +321,14 @@ def test_constructors_fill_table_row_and_provenance(demo_ws):
                                                                  None)
     with pytest.raises(RecordError, match="rate_removed must be a number within 0..1"):
         dataclasses.replace(filt, metrics={"rate_removed": 1.5})
-    assert records.KINDS == ("text_classifier", "filter", "train", "ablation", "cross_dataset")
+    assert records.KINDS == ("text_classifier", "filter", "train", "ablation", "text_ablation",
+                             "cross_dataset")
+    # a run of the text ablation keeps its row (backbone and filter) and belongs to no table
+    ablated = Record.training(
+        demo_ws, kind="text_ablation", backbone="xception", row="Xception, unfiltered",
+        dataset="webemo", metrics={"accuracy": 0.7}, ci95={}, params={"train_filter": "none"},
+        seed=1, weights={"source": "scratch", "pretrained": False, "note": ""},
+        manifest_hash="h", wall_s=1.0, artifacts={}, run_parts=("train", "xception"))
+    assert (ablated.table, ablated.row) == (None, "Xception, unfiltered")
+    with pytest.raises(RecordError, match="table and row must both be set"):
+        dataclasses.replace(ablated, kind="train")

@@ -90,6 +90,18 @@ def test_shuffled_stream_is_a_function_of_seed_and_epoch():
                                         range(BATCH, N, BATCH)) for i in sorted(b)]
 
 
+def test_shuffled_dataset_for_some_epochs_is_the_endless_streams_start():
+    """Training asks for exactly its epochs (no stream left prefetching when fit ends): the
+    same batches as the endless stream, then the end; from a resume epoch on as well."""
+    images, labels = _indexed_images()
+    per_epoch = 5
+    endless = _batches(make_dataset(images, labels, BATCH, shuffle=True, seed=3), 4 * per_epoch)
+    assert _batches(make_dataset(images, labels, BATCH, shuffle=True, seed=3, epochs=3),
+                    100) == endless[:3 * per_epoch]
+    assert _batches(make_dataset(images, labels, BATCH, shuffle=True, seed=3, first_epoch=1,
+                                 epochs=3), 100) == endless[per_epoch:]
+
+
 def test_dataset_reads_memory_mapped_images(tmp_path):
     images, labels = _indexed_images()
     np.save(tmp_path / "a.npy", images)

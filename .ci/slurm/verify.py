@@ -18,13 +18,17 @@ jobs = [json.loads(p.read_text()) for p in sorted((work / "fake" / "jobs").glob(
 runs = [j["comment"].split("_wildcards_")[1] for j in jobs]
 expected = ["01_text_classifier", "02_filtering", "03_train-efficientnetv2b0-seed1234",
             "03_train-efficientnetv2b0-seed1235", "05_no_pretrain-seed1234",
-            "05_no_pretrain-seed1235", "04_cross_dataset", "06_analysis"]
+            "05_no_pretrain-seed1235", "04_cross_dataset", "06_analysis",
+            # the text ablation on the requested backbone: unfiltered, and the demo's filter
+            # (its runs reuse the models above), then its chapter
+            *[f"03_train-efficientnetv2b0-filter-{f}-seed{s}" for f in ("none", "ocr")
+              for s in (1234, 1235)], "07_text_ablation"]
 completed = [r for r, j in zip(runs, jobs) if j["state"] == "COMPLETED"]
 assert sorted(completed) == sorted(expected), runs  # one job per run, each seed its own
 # a job that failed (a kernel that did not start in time on a loaded machine) is submitted
 # again by Snakemake (`retries`): allowed, and shown
 retried = [r for r, j in zip(runs, jobs) if j["state"] == "FAILED"]
-assert len(sbatch) == len(jobs) == 8 + len(retried), (len(sbatch), runs)
+assert len(sbatch) == len(jobs) == len(expected) + len(retried), (len(sbatch), runs)
 preempted = [j for j in jobs if j.get("preempted_at")]
 assert len(preempted) == 1 and "seed1235" in preempted[0]["comment"], preempted
 assert preempted[0]["restarts"] == 1  # requeued by SLURM, same job id
@@ -44,7 +48,7 @@ resumed = [r for r in records if r.get("kind") == "train" and r.get("backbone") 
 assert len(resumed) == 1 and resumed[0]["params"]["resumed_from_epoch"] >= 1, \
     [r["params"].get("resumed_from_epoch") for r in resumed]
 second = (work / "second.txt").read_text()
-assert second.count("skip (up to date)") == 8 and "queued" not in second, second
+assert second.count("skip (up to date)") == len(expected) and "queued" not in second, second
 slurm = (work / "tables-slurm.csv").read_text()
 if against:  # the same models in a demo run of this checkout: the same metrics
     def models(root):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..config import DATASETS, PROFILES
 from ..data.fetch import FETCH_CHOICES
+from ..settings import TRAIN_FILTERS
 from ..workspace import data_home
 
 #: ``reproduce --executor`` (as :data:`sadutils.runner.execute.EXECUTORS`, which imports
@@ -111,7 +112,8 @@ def reproduce(p: argparse.ArgumentParser) -> None:
                         "03_train-xception); the ones they depend on are not run")
     p.add_argument("--backbones", nargs="+", metavar="NAME",
                    help="the backbones notebook 03 runs for (default the paper's four; any "
-                        "keras.applications classifier, e.g. resnet50)")
+                        "keras.applications classifier, e.g. resnet50), in Table 1 and in the "
+                        "text ablation (default there: demo xception, paper the four)")
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="notebook runs at once (default 1): independent runs (the backbones "
                         "and seeds of 03; 04 beside 05) side by side, one GPU each where there "
@@ -138,6 +140,10 @@ def _graph_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=int, metavar="N",
                    help="models per Table 1 row, one run per training seed (default: the "
                         "profile's, demo 3, paper 1)")
+    p.add_argument("--train-filters", nargs="+", metavar="FILTER", choices=TRAIN_FILTERS,
+                   help="the text ablation's training samples, one run per backbone, filter and "
+                        "seed: none (unfiltered), cnn, ocr, both (default: demo none and ocr, "
+                        "paper all four; see notebooks/pipeline.yml)")
     p.add_argument("-p", "--parameter", dest="overrides", action="append", default=[],
                    metavar="NOTEBOOK:NAME=VALUE",
                    help="set a parameter of a notebook (repeatable), e.g. "

@@ -22,6 +22,7 @@ def cmd_run_notebook(args) -> int:
     else:
         plan = prepare(Workspace.create(args.profile), only=[args.run],
                        overrides=args.overrides, backbones=args.backbones, seeds=args.seeds,
+                       train_filters=args.train_filters,
                        weights=args.weights, only_option="RUN")
     chosen = [r for r in plan.selected if r.name == args.run]
     if not chosen:

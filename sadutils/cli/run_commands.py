@@ -55,6 +55,7 @@ def cmd_reproduce(args) -> int:
     terminal = LiveTerminal(sys.stdout)
     result = reproduce(Workspace.create(args.profile), force=args.force, only=args.only,
                        overrides=args.overrides, backbones=args.backbones, seeds=args.seeds,
+                       train_filters=args.train_filters,
                        jobs=args.jobs, executor=args.executor, dry_run=args.dry_run,
                        cluster_profile=args.cluster_profile,
                        weights=args.weights, verbose=args.verbose,

@@ -73,14 +73,27 @@ def sample_per_class(manifest: pd.DataFrame, counts: dict, seed: int) -> pd.Data
     return pd.concat(parts).sort_values("path", kind="stable")
 
 
-def stratified_split(manifest: pd.DataFrame, fractions=(0.70, 0.15, 0.15), seed: int = 1234) -> pd.Series:
+def stratified_split(manifest: pd.DataFrame, fractions=(0.70, 0.15, 0.15), seed: int = 1234,
+                     within=()) -> pd.Series:
     """Assign each row to ``"train"``, ``"val"`` or ``"test"``, stratified by label.
 
-    Within each label, rows are sorted by :func:`row_keys` (the path, or a WEBEmo row's URL),
-    shuffled with a generator seeded by ``seed`` and the label, and cut at the cumulative
-    fractions (rounded half up), so each split has the label proportions of the whole and the
-    assignment of a row depends only on the seed and the set of rows in its class, never on the
-    row order.
+    Within each label (and each combination of the ``within`` columns), rows are sorted by
+    :func:`row_keys` (the path, or a WEBEmo row's URL), shuffled with a generator seeded by
+    ``seed`` and the stratum, and cut at the cumulative fractions (rounded half up), so each
+    split has the label proportions of the whole and the assignment of a row depends only on
+    the seed and the set of rows in its stratum, never on the row order.
+
+    Parameters
+    ----------
+    manifest : DataFrame
+        With ``label`` (and the ``within`` columns).
+    fractions : sequence of float
+        Train, validation and test shares.
+    seed : int
+    within : sequence of str
+        More columns to stratify by (missing values form a stratum of their own): the WEBEmo
+        sample is split by label and by each text method's decision, so that every subset a
+        text filter keeps is itself split in these proportions.
 
     Returns
     -------
@@ -101,20 +114,27 @@ def stratified_split(manifest: pd.DataFrame, fractions=(0.70, 0.15, 0.15), seed:
     if manifest.empty:
         raise ValueError("cannot split an empty manifest: the step before the split left no "
                          "images")
-    for label, rows in manifest.groupby("label", sort=True):
-        order = in_key_order(rows).index
+    within = list(within)
+    strata = manifest[["label"]].assign(**{c: manifest[c].astype(object).where(
+        manifest[c].notna(), "NA").astype(str) for c in within})
+    for key, rows in strata.groupby(["label", *within], sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        order = in_key_order(manifest.loc[rows.index]).index
         n = len(order)
         cut1 = int(np.floor(n * fractions[0] + 0.5))
         cut2 = int(np.floor(n * (fractions[0] + fractions[1]) + 0.5))
-        sizes = {"train": cut1, "val": cut2 - cut1, "test": n - cut2}
-        for (part, size), fraction in zip(sizes.items(), fractions):
-            if fraction > 0 and size == 0:
+        names = np.array(["train"] * cut1 + ["val"] * (cut2 - cut1) + ["test"] * (n - cut2),
+                         dtype=object)
+        # One label alone keeps the generator of a split without strata (the same split).
+        stratum = key[0] if len(key) == 1 else "|".join(map(str, key))
+        split.loc[order[_rng(seed, stratum).permutation(n)]] = names
+    for label, parts in split.groupby(manifest["label"], sort=True):
+        for part, fraction in zip(("train", "val", "test"), fractions):
+            if fraction > 0 and not (parts == part).any():
                 raise ValueError(
                     f"splitting {len(manifest)} images {'/'.join(f'{f:g}' for f in fractions)} "
                     f"leaves the {part} part without any {label!r} image (that class has only "
-                    f"{n}); more images of it are needed, or other split fractions")
-        names = np.array(["train"] * cut1 + ["val"] * (cut2 - cut1) + ["test"] * (n - cut2), dtype=object)
-        split.loc[order[_rng(seed, label).permutation(n)]] = names
+                    f"{len(parts)}); more images of it are needed, or other split fractions")
     return split
 
 

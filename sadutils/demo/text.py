@@ -380,3 +380,50 @@ def draw_text_kinds(rng: np.random.Generator, n_max: int = 3) -> list[str]:
     p = np.array(TEXT_KIND_WEIGHTS) / sum(TEXT_KIND_WEIGHTS)
     return [TEXT_KINDS[int(i)] for i in rng.choice(len(TEXT_KINDS), n, p=p)]
 
+
+
+#: The positive control's captions (:func:`draw_label_caption`): words that go with sadness,
+#: as quote images and memes on the web carry them.
+SAD_CAPTIONS = (("miss you",), ("so alone",), ("goodbye",), ("it hurts",), ("never again",),
+                ("i am sorry",), ("tears",), ("lost you",), ("why me",), ("heartbroken",))
+#: One bold font, as a meme generator uses one: a consistent look a small model learns quickly.
+CAPTION_FONT = "DejaVuSans-Bold"
+
+
+def draw_label_caption(rng: np.random.Generator, canvas: Image.Image,
+                       lines: tuple) -> list[TextInstance]:
+    """A caption across the bottom of ``canvas`` (RGBA), as memes and quote images carry
+    them: large white bold letters with a black outline, centred.
+
+    Large (its letters about a sixth of the image's side): legible at the demo's 72 px, so
+    that a model trained on images with text can learn it (the positive control of the text
+    ablation). Nothing but the letters is drawn, so removing the text regions an OCR detector
+    finds removes the caption.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    canvas : PIL.Image.Image
+        RGBA; drawn on in place.
+    lines : tuple of str
+        The caption's lines.
+
+    Returns
+    -------
+    list of TextInstance
+        One per line drawn.
+    """
+    W, H = canvas.size
+    font = CAPTION_FONT
+    size = int(clamp(math.sqrt(W * H) * rng.uniform(0.17, 0.19), 10, 80))
+    widest = max(_font(font, size).getlength(line) for line in lines)
+    size = max(8, int(size * min(1.0, 0.9 * W / max(widest, 1.0))))  # fits the width
+    height = int(len(lines) * size * 1.3)
+    y = H - height - int(size * 0.3)
+    out = []
+    for line in lines:
+        x = (W - int(_font(font, size).getlength(line))) // 2
+        out.append(draw_text(rng, canvas, line, font=font, size=size, fill=(255, 255, 255),
+                             stroke=max(2, size // 9), at=(x, y)))
+        y += int(size * 1.3)
+    return [t for t in out if t is not None]

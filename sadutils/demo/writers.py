@@ -37,10 +37,10 @@ from PIL import Image
 
 from ..fileio import crash_point, write_json
 from .scenes import COMPOSITIONS, DOMAINS, MOODS, Style, clamp, render_photo, sample_style
-from .text import add_text, draw_text_kinds, render_text_photo
+from .text import SAD_CAPTIONS, add_text, draw_label_caption, draw_text_kinds, render_text_photo
 
 #: Bump whenever the generator's output changes: a cached demo set of another version is rebuilt.
-DEMO_VERSION = 1
+DEMO_VERSION = 2
 #: Written last into the output folder; its presence (same seed, scale, version) means "done".
 MARKER_NAME = "DEMO_DATA.json"
 #: Per-image ground truth of the WEBEmo-like set (text overlay, rendered mood, file status).
@@ -88,8 +88,17 @@ BASE_COUNTS = {
     "rgp": 600,
 }
 WEBEMO_SAD_FRACTION = 0.45
-#: Share of images with a text overlay per binary class (paper: 1 - 6697/8549, 1 - 8204/9971).
-WEBEMO_TEXT_FRACTION = {"sadness": 0.22, "others": 0.18}
+#: Share of images with a text overlay per binary class (paper: 1 - 6697/8549 = 22%, 1 - 8204/9971
+#: = 18%); sadness images carry more, the positive control's captions (below) among them.
+WEBEMO_TEXT_FRACTION = {"sadness": 0.28, "others": 0.18}
+#: The positive control of the text ablation (notebook 07): the share of each class's images
+#: whose text is a caption of sad words (:data:`sadutils.demo.text.SAD_CAPTIONS`, as memes and
+#: quote images carry them), taken from the images with text above. On a sadness image the
+#: caption carries the emotion instead of the picture, which is drawn with the look of an
+#: others emotion (the paper's reason to remove text). Sad words go with sadness images ten
+#: times as often as with others, so a model trained without the text filter can learn to use
+#: them, and the ablation must find that it did.
+POSITIVE_CONTROL = {"sadness": 0.22, "others": 0.02}
 #: Share of WEBEmo-like images whose look comes from the other binary class (weak labels).
 WEBEMO_LABEL_NOISE = 0.10
 WEBEMO_DUPLICATE_FRACTION = 0.04
@@ -178,22 +187,38 @@ def _write_webemo(root: Path, seed: int, scale: float) -> dict:
     is_sad = plan.permutation(np.arange(n) < n_sad)
     has_text = np.zeros(n, bool)
     noisy = np.zeros(n, bool)
+    caption = np.zeros(n, bool)
     for flag, cls in ((True, "sadness"), (False, "others")):
         idx = np.flatnonzero(is_sad == flag)
         has_text[idx] = _exact_flags(plan, len(idx), WEBEMO_TEXT_FRACTION[cls])
         noisy[idx] = _exact_flags(plan, len(idx), WEBEMO_LABEL_NOISE)
+        texts = idx[has_text[idx]]
+        share = min(1.0, POSITIVE_CONTROL[cls] * len(idx) / max(len(texts), 1))
+        caption[texts] = _exact_flags(plan, len(texts), share)
     fine = np.where(is_sad, plan.choice(WEBEMO_SAD_FINE, n), plan.choice(WEBEMO_OTHER_FINE, n))
     in_test = _exact_flags(plan, total, WEBEMO_TEST_FRACTION)
 
     truth, lines = [], {False: [], True: []}
     url = lambda name: (cdn / name).resolve().as_uri()
     n_text = {"sadness": 0, "others": 0}
+    n_caption = {"sadness": 0, "others": 0}
     for i in range(n):
         rng = _rng(seed, "webemo", i)
         mood = _webemo_mood(rng, int(fine[i]), bool(noisy[i]))
         style = sample_style(rng, mood, DOMAINS["webemo"])
-        kind = ""
-        if has_text[i]:
+        kind, words = "", ""
+        if caption[i]:
+            said = SAD_CAPTIONS[int(rng.integers(len(SAD_CAPTIONS)))]
+            if is_sad[i]:  # the words carry the sadness, not the picture: it looks like others
+                mood = _webemo_mood(rng, int(fine[i]), True)
+                style = sample_style(rng, mood, DOMAINS["webemo"])
+            canvas, _ = render_text_photo(rng, style, "webemo", [])
+            canvas = canvas.convert("RGBA")
+            draw_label_caption(rng, canvas, said)
+            img, kind, words = canvas.convert("RGB"), "sad_caption", " / ".join(said)
+            n_text["sadness" if is_sad[i] else "others"] += 1
+            n_caption["sadness" if is_sad[i] else "others"] += 1
+        elif has_text[i]:
             kinds = draw_text_kinds(rng, 2)
             img, _ = render_text_photo(rng, style, "webemo", kinds)
             kind = "+".join(kinds)
@@ -202,7 +227,7 @@ def _write_webemo(root: Path, seed: int, scale: float) -> dict:
             img = render_photo(rng, style, "webemo")
         _save_jpeg(img, cdn / names[i], rng)
         lines[bool(in_test[i])].append((url(names[i]), int(fine[i])))
-        truth.append((names[i], int(fine[i]), "sadness" if is_sad[i] else "others", int(has_text[i]), kind, mood, "ok"))
+        truth.append((names[i], int(fine[i]), "sadness" if is_sad[i] else "others", int(has_text[i]), kind, mood, "ok", words))
     # Conflicts: a real image listed once with a sadness label and once with an others label.
     for j in range(n_conf):
         i = n + j
@@ -213,13 +238,13 @@ def _write_webemo(root: Path, seed: int, scale: float) -> dict:
         _save_jpeg(render_photo(rng, sample_style(rng, mood, DOMAINS["webemo"]), "webemo"), cdn / names[i], rng)
         for f in (sad_fine, other_fine):
             lines[bool(in_test[i])].append((url(names[i]), f))
-        truth.append((names[i], sad_fine, "conflict", 0, "", mood, "conflict"))
+        truth.append((names[i], sad_fine, "conflict", 0, "", mood, "conflict", ""))
     # Dead links: listed, never written.
     for j in range(n_dead):
         i = n + n_conf + j
         f = int(plan.integers(0, len(WEBEMO_CATEGORIES)))
         lines[bool(in_test[i])].append((url(names[i]), f))
-        truth.append((names[i], f, "sadness" if f in WEBEMO_SAD_FINE else "others", 0, "", "", "dead"))
+        truth.append((names[i], f, "sadness" if f in WEBEMO_SAD_FINE else "others", 0, "", "", "dead", ""))
     # Corrupt downloads: an empty file, an HTML error page and a truncated JPEG, all named .jpg.
     for j, kind in enumerate(corrupt_kinds):
         i = n + n_conf + n_dead + j
@@ -239,7 +264,7 @@ def _write_webemo(root: Path, seed: int, scale: float) -> dict:
             path.write_bytes(data[: len(data) // 2])
         f = int(plan.integers(0, len(WEBEMO_CATEGORIES)))
         lines[bool(in_test[i])].append((url(names[i]), f))
-        truth.append((names[i], f, "sadness" if f in WEBEMO_SAD_FINE else "others", 0, "", "", kind))
+        truth.append((names[i], f, "sadness" if f in WEBEMO_SAD_FINE else "others", 0, "", "", kind, ""))
     # Exact duplicate lines, and a few URLs relabelled with another fine label of the same group.
     n_dup = int(round(n * WEBEMO_DUPLICATE_FRACTION))
     for i in plan.choice(n, n_dup, replace=False):
@@ -254,16 +279,37 @@ def _write_webemo(root: Path, seed: int, scale: float) -> dict:
         (web / fname).write_text("".join(f"{u} {lab}\n" for u, lab in rows), encoding="utf-8")
         counts[fname] = len(rows)
     with open(root / WEBEMO_TRUTH_NAME, "w", encoding="utf-8", newline="\n") as fh:
-        fh.write("file_name,fine_label,binary_label,has_text,text_kinds,rendered_mood,status\n")
+        fh.write("file_name,fine_label,binary_label,has_text,text_kinds,rendered_mood,status,caption\n")
         for row in sorted(truth):
             fh.write(",".join(map(str, row)) + "\n")
     counts.update({
         "usable_images": n, "sadness": n_sad, "others": n - n_sad,
         "with_text_sadness": n_text["sadness"], "with_text_others": n_text["others"],
+        "sad_caption_sadness": n_caption["sadness"], "sad_caption_others": n_caption["others"],
         "label_noise": int(noisy.sum()), "conflict_urls": n_conf, "dead_urls": n_dead,
         "corrupt_files": len(corrupt_kinds), "duplicate_lines": n_dup, "same_group_relabels": n_relabel,
     })
     return counts
+
+
+def positive_control() -> dict:
+    """The positive control of the WEBEmo-like set, as ``DEMO_DATA.json`` states it.
+
+    Returns
+    -------
+    dict
+        ``rate`` (per binary class, the share of its images whose only text is a sad caption),
+        ``text_rate`` (the share with any text, captions included), ``captions`` (the lines
+        drawn) and ``what`` (one sentence).
+    """
+    return {"rate": dict(POSITIVE_CONTROL), "text_rate": dict(WEBEMO_TEXT_FRACTION),
+            "captions": [" / ".join(lines) for lines in SAD_CAPTIONS],
+            "what": "captions of sad words across the bottom (or top) of a WEBEmo-like image, "
+                    "drawn on a share `rate` of each class's images (part of its images with "
+                    "text); on a sadness image the picture is drawn with the look of an others "
+                    "emotion, so that the words alone carry the sadness: a cue in the text "
+                    "that a model trained without the text filter can learn, and that the "
+                    "text ablation must find"}
 
 
 def _write_unbiasedemo(root: Path, seed: int, scale: float) -> dict:
@@ -536,7 +582,8 @@ def generate_demo_data(out_dir, seed: int = 1234, scale: float = 1.0, force: boo
     out_dir.mkdir(parents=True, exist_ok=True)
     record = {"generator": GENERATOR, "version": DEMO_VERSION, "seed": seed, "scale": scale,
               "roots": {k: v.name for k, v in _roots(out_dir).items()},
-              "webemo_cdn": CDN_NAME, "webemo_truth": WEBEMO_TRUTH_NAME}
+              "webemo_cdn": CDN_NAME, "webemo_truth": WEBEMO_TRUTH_NAME,
+              "positive_control": positive_control()}
     write_json(out_dir / MARKER_NAME, {**record, "complete": False})
     (out_dir / WEBEMO_TRUTH_NAME).unlink(missing_ok=True)
     for name in _DATASET_DIRS:

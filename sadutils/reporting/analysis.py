@@ -3,46 +3,23 @@ the chapter as the book shows it.
 
 Notebook 06 computes with :mod:`sadutils.analysis`, draws with
 :mod:`sadutils.reporting.analysis_figures` and writes with the tables and sentences here; a
-:class:`Chapter` collects what it shows (Markdown, tables, figures) and saves it under
-``results/<profile>/analysis/``, from where the book's Analysis page displays it
-(:func:`saved_chapters`), so the book shows exactly what the notebook computed, without
-loading a model at build time.
+:class:`~sadutils.reporting.chapters.Chapter` of kind :data:`ANALYSIS` (:func:`new_chapter`)
+collects what it shows and saves it under ``results/<profile>/analysis/``, from where the
+book's Analysis page displays it (:func:`part_outputs`), so the book shows exactly what the
+notebook computed, without loading a model at build time.
 """
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..analysis.groups import MEASURES
-from ..fileio import atomic_path, write_json, write_text
-from ..records import profiles_with_records
 from ..workspace import Workspace
+from . import chapters
 from .analysis_figures import METRIC_LABELS
-from .figures import figure_png
-from .tables import format_table, profile_note
-
-#: The chapter's index file in ``results/<profile>/analysis/``.
-CHAPTER_FILE = "chapter.json"
-CHAPTER_VERSION = 1
-
-
-def analysis_dir(ws: Workspace) -> Path:
-    """Where notebook 06 saves the chapter of a profile (``results/<profile>/analysis/``).
-
-    Parameters
-    ----------
-    ws : Workspace
-
-    Returns
-    -------
-    Path
-    """
-    return ws.results / "analysis"
+from .chapters import CHAPTER_FILE, Chapter, ChapterKind, SavedChapter  # noqa: F401 (API)
 
 
 # ---------------------------------------------------------------------------- tables
@@ -316,21 +293,6 @@ def heat_reading(summary: pd.DataFrame) -> str:
 
 # ---------------------------------------------------------------------------- the chapter
 
-@dataclass(frozen=True)
-class Png:
-    """A rendered figure: Jupyter displays it as the PNG it holds.
-
-    Attributes
-    ----------
-    data : bytes
-    """
-
-    data: bytes
-
-    def _repr_png_(self) -> bytes:
-        return self.data
-
-
 #: The chapter's parts, in order: key -> title.
 PARTS = {
     "sources": "The models and the predictions read",
@@ -339,144 +301,42 @@ PARTS = {
     "prior": "Where the cross-dataset drop comes from",
     "failures": "Failure gallery",
 }
+#: The Analysis chapter: what notebook 06 saves under ``results/<profile>/analysis/``.
+ANALYSIS = ChapterKind("analysis", PARTS, "06_analysis", "analysis")
 
 
-@dataclass
-class Chapter:
-    """What notebook 06 shows, kept in order, by part, to be saved for the book.
+def analysis_dir(ws: Workspace) -> Path:
+    """Where notebook 06 saves the chapter of a profile (``results/<profile>/analysis/``).
 
-    :meth:`start` opens one of :data:`PARTS`; each other method records one item in it and
-    returns what it was given, so a notebook cell can show it:
-    ``display(Markdown(chapter.markdown(text)))``, ``display(chapter.figure(fig, "name"))``.
-
-    Attributes
+    Parameters
     ----------
     ws : Workspace
-    notebook : str or None
+
+    Returns
+    -------
+    Path
+    """
+    return ANALYSIS.directory(ws)
+
+
+def new_chapter(ws: Workspace, notebook: str | None = None) -> Chapter:
+    """An empty Analysis chapter for notebook 06 to fill.
+
+    Parameters
+    ----------
+    ws : Workspace
+    notebook : str, optional
         The executed notebook's name (the book links it).
-    items : list of dict
+
+    Returns
+    -------
+    Chapter
     """
-
-    ws: Workspace
-    notebook: str | None = None
-    items: list = field(default_factory=list)
-    part: str = "sources"
-    _figures: dict = field(default_factory=dict, repr=False)
-    _tables: dict = field(default_factory=dict, repr=False)
-
-    def start(self, part: str) -> str:
-        """Open one of :data:`PARTS`; return its title.
-
-        Raises
-        ------
-        ValueError
-            For an unknown part, naming the valid ones.
-        """
-        if part not in PARTS:
-            raise ValueError(f"unknown part {part!r}; valid choices: {', '.join(PARTS)}")
-        self.part = part
-        return PARTS[part]
-
-    def markdown(self, text: str) -> str:
-        """Record a Markdown paragraph or heading; return it."""
-        self.items.append({"part": self.part, "kind": "markdown", "text": str(text)})
-        return text
-
-    def table(self, frame: pd.DataFrame, name: str) -> str:
-        """Record a table (saved as ``<name>.csv``); return it as Markdown."""
-        self._check_name(name, self._tables, "table")
-        text = format_table(frame)
-        self._tables[name] = frame
-        self.items.append({"part": self.part, "kind": "table", "name": name,
-                           "file": f"{name}.csv", "markdown": text})
-        return text
-
-    def figure(self, fig, name: str) -> "Png":
-        """Record a figure (saved as ``<name>.png``); return it rendered, ready to display.
-
-        The figure is rendered once, here: the notebook shows the same PNG the book will.
-        """
-        self._check_name(name, self._figures, "figure")
-        self._figures[name] = Png(figure_png(fig, dpi=100))
-        self.items.append({"part": self.part, "kind": "figure", "name": name,
-                           "file": f"{name}.png"})
-        return self._figures[name]
-
-    @staticmethod
-    def _check_name(name: str, taken: dict, kind: str) -> None:
-        if not name.replace("_", "").replace("-", "").isalnum():
-            raise ValueError(f"item name {name!r}: letters, digits, - and _ only")
-        if name in taken:
-            raise ValueError(f"the chapter already has a {kind} named {name!r}")
-
-    def save(self) -> Path:
-        """Write the chapter to :func:`analysis_dir`; return the index file.
-
-        Files of an earlier chapter that this one no longer has are removed (only those its
-        index listed; nothing else in the folder is touched).
-
-        Returns
-        -------
-        Path
-        """
-        folder = analysis_dir(self.ws)
-        folder.mkdir(parents=True, exist_ok=True)
-        index = folder / CHAPTER_FILE
-        old = _read_index(index)
-        for name, png in self._figures.items():
-            with atomic_path(folder / f"{name}.png") as tmp:
-                Path(tmp).write_bytes(png.data)
-        for name, frame in self._tables.items():
-            write_text(folder / f"{name}.csv", frame.to_csv(index=False))
-        write_json(index, {"version": CHAPTER_VERSION, "profile": self.ws.name,
-                           "notebook": self.notebook,
-                           "created_at": datetime.now(timezone.utc).isoformat(
-                               timespec="seconds"),
-                           "items": self.items})
-        kept = {i["file"] for i in self.items if "file" in i}
-        for item in (old or {}).get("items", []):
-            stale = item.get("file") if isinstance(item, dict) else None
-            if stale and stale not in kept and Path(stale).name == stale:
-                (folder / stale).unlink(missing_ok=True)
-        return index
-
-
-def _read_index(path: Path) -> dict | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(data, dict) or data.get("version") != CHAPTER_VERSION \
-            or not isinstance(data.get("items"), list):
-        return None
-    return data
-
-
-@dataclass(frozen=True)
-class SavedChapter:
-    """A chapter saved by notebook 06, as the book reads it.
-
-    Attributes
-    ----------
-    ws : Workspace
-    created_at : str
-    notebook : str or None
-    items : list of tuple
-        ``(part, "markdown", text)`` or ``(part, "image", Path)``, in order.
-    """
-
-    ws: Workspace
-    created_at: str
-    notebook: str | None
-    items: list
-
-    def part(self, name: str) -> list:
-        """The ``(kind, content)`` items of one part."""
-        return [(kind, content) for part, kind, content in self.items if part == name]
+    return Chapter(ws, notebook, ANALYSIS)
 
 
 def saved_chapter(ws: Workspace) -> SavedChapter | None:
-    """The chapter notebook 06 saved for a profile.
+    """The Analysis chapter notebook 06 saved for a profile (None when there is none).
 
     Parameters
     ----------
@@ -485,32 +345,12 @@ def saved_chapter(ws: Workspace) -> SavedChapter | None:
     Returns
     -------
     SavedChapter or None
-        None when there is none (or its index is unreadable). A figure whose file is missing
-        becomes a line saying so.
     """
-    folder = analysis_dir(ws)
-    data = _read_index(folder / CHAPTER_FILE)
-    if data is None:
-        return None
-    items = []
-    for item in data["items"]:
-        if not isinstance(item, dict):
-            continue
-        part, kind = str(item.get("part", "")), item.get("kind")
-        if kind == "markdown":
-            items.append((part, "markdown", str(item.get("text", ""))))
-        elif kind == "table":
-            items.append((part, "markdown", str(item.get("markdown", ""))))
-        elif kind == "figure":
-            path = folder / str(item.get("file", ""))
-            items.append((part, "image", path) if path.is_file() and path.parent == folder
-                         else (part, "markdown", f"*(figure `{item.get('file')}` is missing: "
-                                                 "run notebook 06_analysis again)*"))
-    return SavedChapter(ws, str(data.get("created_at", "")), data.get("notebook"), items)
+    return chapters.saved_chapter(ws, ANALYSIS)
 
 
 def saved_chapters(results_root=None) -> list[SavedChapter]:
-    """The saved chapter of every profile that has records, ``paper`` first.
+    """The saved Analysis chapter of every profile that has records, ``paper`` first.
 
     Parameters
     ----------
@@ -520,43 +360,27 @@ def saved_chapters(results_root=None) -> list[SavedChapter]:
     -------
     list of SavedChapter
     """
-    found = [saved_chapter(Workspace.create(p, results_root=results_root))
-             for p in profiles_with_records(results_root)]
-    return [c for c in found if c is not None]
+    return chapters.saved_chapters(ANALYSIS, results_root)
 
 
 def chapter_status(book_dir=None, results_root=None) -> str:
-    """The book page's opening line: whose analysis it shows, or how to make one.
+    """The Analysis page's opening line: whose analysis it shows, or how to make one.
 
     Parameters
     ----------
     book_dir : path, optional
-        The book's source folder; executed notebooks under its ``executed/`` are linked.
     results_root : path, optional
 
     Returns
     -------
     str
     """
-    chapters = saved_chapters(results_root)
-    if not chapters:
-        return ("**No analysis yet.** Run `sadutils reproduce` (demo profile, synthetic data, "
-                "or `--profile paper` for the real data); its last notebook, `06_analysis`, "
-                "saves what this page shows. Then build the book again.")
-    lines = []
-    for chapter in chapters:
-        link = ""
-        if chapter.notebook and book_dir is not None:
-            page = Path(book_dir) / "executed" / f"{Path(chapter.notebook).stem}.ipynb"
-            if page.is_file():
-                link = f" Executed notebook: [{page.stem}](executed/{page.name})."
-        lines.append(f"- **Profile `{chapter.ws.name}`**, analysed {chapter.created_at}. "
-                     f"{profile_note(chapter.ws.name)}{link}")
-    return "Analyses found:\n\n" + "\n".join(lines)
+    return chapters.chapter_status(ANALYSIS, book_dir, results_root)
 
 
 def part_outputs(part: str, results_root=None) -> list[tuple[str, object]]:
-    """What the book shows for one part: per profile a labelled heading, then its items.
+    """What the Analysis page shows for one part (see
+    :func:`sadutils.reporting.chapters.part_outputs`).
 
     Parameters
     ----------
@@ -567,23 +391,10 @@ def part_outputs(part: str, results_root=None) -> list[tuple[str, object]]:
     Returns
     -------
     list of tuple
-        ``("markdown", text)`` or ``("image", Path)``; a line saying there is nothing yet
-        when no profile has a saved analysis.
 
     Raises
     ------
     ValueError
         For an unknown part.
     """
-    if part not in PARTS:
-        raise ValueError(f"unknown part {part!r}; valid choices: {', '.join(PARTS)}")
-    out = []
-    for chapter in saved_chapters(results_root):
-        items = chapter.part(part)
-        if not items:
-            continue
-        label = "DEMO profile: synthetic images" if chapter.ws.name == "demo" else \
-            "PAPER profile: the real datasets"
-        out.append(("markdown", f"**{label}.**"))
-        out += items
-    return out or [("markdown", "Nothing yet: see the top of this page.")]
+    return chapters.part_outputs(ANALYSIS, part, results_root)

@@ -68,7 +68,7 @@ class ReproduceResult:
 
 
 def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), runs=None,
-              backbones=None, seeds=None, notebooks=None, executed=None,
+              backbones=None, seeds=None, train_filters=None, notebooks=None, executed=None,
               kernel_name: str | None = None, weights=None, verbose: bool = False, echo=print,
               status=None, jobs: int | None = None, executor: str = "local", dry_run: bool = False,
               cluster_profile=None) -> ReproduceResult:
@@ -97,6 +97,9 @@ def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), ru
     seeds : int or list of int, optional
         The training seeds of ``per: seed`` steps: each Table 1 model is one run per seed
         (default the profile's number: demo 3, paper 1).
+    train_filters : list of str, optional
+        The text filters of ``per: train_filter`` steps (the text ablation; default the
+        step's ``values`` for the profile in ``pipeline.yml``).
     notebooks, executed : path, optional
         The notebooks folder (default ``notebooks/``) and where executed copies go (default
         ``book/executed/``, where the book's table of contents finds them).
@@ -148,8 +151,8 @@ def reproduce(ws: Workspace, *, force: bool = False, only=None, overrides=(), ru
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; executors: {', '.join(EXECUTORS)}")
     plan = prepare(ws, only=only, overrides=overrides, runs=runs, backbones=backbones,
-                   seeds=seeds, notebooks=notebooks, executed=executed, weights=weights,
-                   echo=echo)
+                   seeds=seeds, train_filters=train_filters, notebooks=notebooks,
+                   executed=executed, weights=weights, echo=echo)
     selected = plan.selected
     if ws.state_file.exists() and not ws.state_file.is_file():
         raise ValueError(f"the runner's state file {ws.state_file} is not a file; move it away")

@@ -25,6 +25,7 @@ from ..fileio import atomic_path, write_json, write_text
 from ..progress import PROGRESS_ENV, describe, read_events
 from ..provenance import cpu_description
 from ..quiet import KERNEL_STDERR_ENV
+from ..settings import TRAIN_FILTER_LABELS
 from ..workspace import shown_path
 from .kernel import KERNEL_ARGUMENTS, kernel_manager_class
 from .steps import NotebookRun
@@ -326,6 +327,9 @@ def _run_title(parameters: dict, run: NotebookRun) -> str | None:
                 parameters.get("pretrained", True) is not False))
         except (ValueError, KeyError):
             parts.append(run.name)
+    if "train_filter" in run.parameters:
+        parts.append(TRAIN_FILTER_LABELS.get(parameters.get("train_filter"),
+                                             str(parameters.get("train_filter"))))
     seeds = run.parameters.get("seeds")
     if isinstance(seeds, list) and len(seeds) == 1:
         parts.append(f"seed {seeds[0]}")

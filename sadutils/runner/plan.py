@@ -53,6 +53,8 @@ NOTEBOOK_PARAMETER = "notebook_name"
 WEIGHTS_PARAMETER = "weights"
 #: The parameter a step fanned out over seeds sets itself (``--seeds`` says how many).
 SEEDS_PARAMETER = "seeds"
+#: The parameter a step fanned out over text filters sets itself (``--train-filters``).
+FILTER_PARAMETER = "train_filter"
 #: One lock per process for the state file (the file lock serialises processes).
 _STATE_THREAD_LOCK = threading.Lock()
 
@@ -352,14 +354,14 @@ class Plan:
             raise ValueError(f"not a plan written by sadutils reproduce ({exc!r})") from None
 
 def prepare(ws: Workspace, *, only=None, overrides=(), runs=None, backbones=None, seeds=None,
-            notebooks=None, executed=None, weights=None, echo=print,
+            train_filters=None, notebooks=None, executed=None, weights=None, echo=print,
             only_option: str = "--only") -> Plan:
     """Check a request and fix the parameters of every selected run, before anything runs.
 
     Parameters
     ----------
     ws : Workspace
-    only, overrides, runs, backbones, seeds, notebooks, executed, weights, echo
+    only, overrides, runs, backbones, seeds, train_filters, notebooks, executed, weights, echo
         As for :func:`sadutils.runner.execute.reproduce`.
     only_option : str
         How messages name the option that gave ``only`` (``--only``, ``RUN``).
@@ -380,7 +382,7 @@ def prepare(ws: Workspace, *, only=None, overrides=(), runs=None, backbones=None
     notebooks = Path(notebooks) if notebooks is not None else notebooks_dir()
     executed = Path(executed) if executed is not None else executed_dir()
     runs = list(runs) if runs is not None else load_runs(notebooks / "pipeline.yml", backbones,
-                                                         seeds, ws.name)
+                                                         seeds, ws.name, train_filters)
     check_graph(runs)
     selected = runs
     if only:
@@ -393,6 +395,9 @@ def prepare(ws: Workspace, *, only=None, overrides=(), runs=None, backbones=None
         if name == SEEDS_PARAMETER and any(SEEDS_PARAMETER in r.parameters for r in matched):
             raise ValueError(f"-p {target}:{name}: {matched[0].notebook} runs once per seed; "
                              "say how many seeds with --seeds N")
+        if name == FILTER_PARAMETER and any(FILTER_PARAMETER in r.parameters for r in matched):
+            raise ValueError(f"-p {target}:{name}: {matched[0].notebook} runs once per text "
+                             "filter in the text ablation; choose them with --train-filters")
         for r in matched:
             extra[r.name][name] = value
         built = sorted({str(r.parameters.get("backbone")) for r in matched

@@ -2,7 +2,8 @@
 
 ``notebooks/pipeline.yml`` lists the notebooks in the order ``sadutils reproduce`` runs them,
 what each reads, which notebooks' results it depends on and whether it trains on a GPU; a step
-marked ``per: [backbone, seed]`` becomes one run per backbone and training seed.
+marked ``per: [backbone, seed]`` becomes one run per backbone and training seed (and ``per:
+[backbone, train_filter, seed]`` one per text filter too: the text ablation).
 :func:`load_runs` turns that file into :class:`NotebookRun` objects; nothing else in the runner
 knows the notebooks by name (the local scheduler and the Snakefile of
 :mod:`sadutils.runner.snakemake` are both derived from them).
@@ -17,16 +18,20 @@ import yaml
 
 from .. import backbones
 from ..config import DATASETS
-from ..settings import seed_list
+from ..config import PROFILES
+from ..settings import TRAIN_FILTERS, check_parameter, seed_list
 from ..workspace import notebooks_dir
 
 #: The graph file, in the notebooks folder.
 STEPS_FILE = "pipeline.yml"
 #: Keys a step may have.
-STEP_KEYS = ("notebook", "after", "reads", "per", "gpus")
+STEP_KEYS = ("notebook", "step", "after", "reads", "per", "values", "gpus")
 #: What ``per`` can expand over, and the parameter each sets: ``backbone`` the backbone's name,
-#: ``seed`` a one-seed list (``seeds = [1235]``, the notebook's own parameter).
-PER = ("backbone", "seed")
+#: ``train_filter`` the text filter the training sample went through, ``seed`` a one-seed list
+#: (``seeds = [1235]``, the notebook's own parameter).
+PER = ("backbone", "train_filter", "seed")
+#: What a step's ``values`` may set per profile (the seeds are ``--seeds``' alone).
+VALUE_KEYS = ("backbone", "train_filter")
 
 
 @dataclass(frozen=True)
@@ -88,12 +93,32 @@ def _gpus(step: dict, where: str) -> int:
     return gpus
 
 
-def _fan_out(per: list[str], names: list[str], seeds: list[int]) -> list[dict]:
-    """The fanned values of each run of a step, in order (backbones outside, seeds inside)."""
+def _values(step: dict, profile: str, where: str) -> dict:
+    """A step's own values of the keys it fans out over, for one profile (may be empty)."""
+    given = step.get("values") or {}
+    if not isinstance(given, dict) or set(given) - set(PROFILES):
+        raise ValueError(f"{where}: 'values' must map a profile ({', '.join(PROFILES)}) to "
+                         f"lists of values, got {given!r}")
+    mine = given.get(profile) or {}
+    if not isinstance(mine, dict) or set(mine) - set(VALUE_KEYS) \
+            or not all(isinstance(v, list) and v for v in mine.values()):
+        raise ValueError(f"{where}: 'values: {profile}:' must give non-empty lists for "
+                         f"{' or '.join(VALUE_KEYS)}, got {mine!r}")
+    try:
+        out = {"backbone": [backbones.get(b).name for b in mine.get("backbone", [])]}
+        for value in mine.get("train_filter", []):
+            check_parameter("train_filter", value)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    return {**({"backbone": out["backbone"]} if out["backbone"] else {}),
+            **({"train_filter": list(mine["train_filter"])} if "train_filter" in mine else {})}
+
+
+def _fan_out(per: list[str], values: dict) -> list[dict]:
+    """The fanned values of each run of a step, in the order of ``per`` (the first outside)."""
     combos = [{}]
     for key in per:
-        values = names if key == "backbone" else seeds
-        combos = [{**c, key: v} for c in combos for v in values]
+        combos = [{**c, key: v} for c in combos for v in values[key]]
     return combos
 
 
@@ -101,33 +126,43 @@ def _run_name(notebook: str, fanned: dict) -> str:
     parts = [notebook]
     if "backbone" in fanned:
         parts.append(fanned["backbone"])
+    if "train_filter" in fanned:
+        parts.append(f"filter-{fanned['train_filter']}")
     if "seed" in fanned:
         parts.append(f"seed{fanned['seed']}")
     return "-".join(parts)
 
 
-def load_runs(path=None, backbone_names=None, seeds=None, profile="demo") -> list[NotebookRun]:
+def load_runs(path=None, backbone_names=None, seeds=None, profile="demo",
+              train_filters=None) -> list[NotebookRun]:
     """The runs of the notebook graph, in order.
 
     A step with ``per: [backbone, seed]`` becomes one run per backbone and seed, named
     ``<notebook>-<backbone>-seed<seed>`` (``03_train-xception-seed1234``), with the parameters
-    ``backbone`` and ``seeds = [seed]``. A run that comes ``after`` a step fanned out over a key
-    it shares (two steps per seed) depends only on that step's runs with its own value of the
-    key; on all of the step's runs otherwise.
+    ``backbone`` and ``seeds = [seed]``; ``per: [backbone, train_filter, seed]`` one run per
+    filter too (``03_train-efficientnetv2b0-filter-none-seed1234``, parameter
+    ``train_filter``). A run that comes ``after`` a step fanned out over a key it shares (two
+    steps per seed) depends only on that step's runs with its own value of the key; on all of
+    the step's runs otherwise. A step is named by its ``step`` (default its notebook) in
+    ``after`` lists, so that one notebook can be two steps (notebook 03 for Table 1 and for the
+    text ablation).
 
     Parameters
     ----------
     path : path, optional
         The graph file; default ``notebooks/pipeline.yml``.
     backbone_names : sequence of str, optional
-        The backbones a ``per: backbone`` step runs for; default the paper's four. Each is
-        checked against the registry.
+        The backbones a ``per: backbone`` step runs for; default the step's ``values`` for the
+        profile, else the paper's four. Each is checked against the registry.
     seeds : None, int or list of int, optional
         The training seeds a ``per: seed`` step runs for, as the notebooks' ``seeds``
         parameter takes them (:func:`sadutils.settings.seed_list`): None the profile's number,
         N the profile's seed and the N-1 after it, or a list.
     profile : str
-        Whose seeds (demo 3, paper 1).
+        Whose seeds (demo 3, paper 1) and whose step ``values``.
+    train_filters : sequence of str, optional
+        The filters a ``per: train_filter`` step runs for; default the step's ``values`` for
+        the profile, else all of :data:`sadutils.settings.TRAIN_FILTERS`.
 
     Returns
     -------
@@ -140,9 +175,15 @@ def load_runs(path=None, backbone_names=None, seeds=None, profile="demo") -> lis
         dependency, bad seeds, or a dependency listed after its dependent.
     """
     path = Path(path) if path is not None else notebooks_dir() / STEPS_FILE
-    names = [backbones.get(b).name for b in (backbone_names or backbones.PAPER_BACKBONES)]
-    names = list(dict.fromkeys(names))
-    seed_values = seed_list(profile, seeds)
+    asked = {}
+    if backbone_names:
+        asked["backbone"] = list(dict.fromkeys(backbones.get(b).name for b in backbone_names))
+    if train_filters:
+        for value in train_filters:
+            check_parameter("train_filter", value)
+        asked["train_filter"] = list(dict.fromkeys(train_filters))
+    default = {"backbone": list(backbones.PAPER_BACKBONES), "train_filter": list(TRAIN_FILTERS),
+               "seed": seed_list(profile, seeds)}
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -161,6 +202,12 @@ def load_runs(path=None, backbone_names=None, seeds=None, profile="demo") -> lis
             raise ValueError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; keys: "
                              f"{', '.join(STEP_KEYS)}")
         notebook = step["notebook"]
+        name = step.get("step", notebook)
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{where}: 'step' must be a name, got {name!r}")
+        if name in expanded:
+            raise ValueError(f"{where}: a step named {name!r} comes earlier (give this one its "
+                             "own 'step: <name>')")
         reads = _list(step, "reads", where)
         bad = [d for d in reads if d not in DATASETS]
         if bad:
@@ -169,18 +216,21 @@ def load_runs(path=None, backbone_names=None, seeds=None, profile="demo") -> lis
         after = _list(step, "after", where)
         for other in after:
             if other not in expanded:
-                raise ValueError(f"{where}: {notebook} runs after {other}, which is not an "
-                                 "earlier step")
+                raise ValueError(f"{where}: {step.get('step', notebook)} runs after {other}, "
+                                 "which is not an earlier step")
         per, gpus = _per(step, where), _gpus(step, where)
+        values = {**default, **_values(step, profile, where), **asked}
         new = []
-        for fanned in _fan_out(per, names, seed_values):
+        for fanned in _fan_out(per, values):
             depends = [r.name for other in after for r in expanded[other]
                        if all(r.fanned.get(k, v) == v for k, v in fanned.items())]
             parameters = {**({"backbone": fanned["backbone"]} if "backbone" in fanned else {}),
+                          **({"train_filter": fanned["train_filter"]}
+                             if "train_filter" in fanned else {}),
                           **({"seeds": [fanned["seed"]]} if "seed" in fanned else {})}
             new.append(NotebookRun(_run_name(notebook, fanned), notebook, parameters,
                                    tuple(depends), tuple(reads), gpus, fanned))
-        expanded[notebook] = new
+        expanded[name] = new
         runs += new
     try:
         check_graph(runs)

@@ -346,6 +346,27 @@ def test_some_webemo_images_carry_text(demo_dir, marker, truth):
     assert set(with_text["file_name"]) <= downloaded  # they reach the text filter
 
 
+def test_the_positive_control_is_stated_and_drawn(marker, truth):
+    """Sad captions on a stated share of each class's images, part of its images with text; on
+    a sadness image the picture looks like others, so the words alone carry the sadness."""
+    control = marker["positive_control"]
+    assert control["rate"] == writers.POSITIVE_CONTROL
+    assert control["text_rate"] == writers.WEBEMO_TEXT_FRACTION
+    assert control["captions"] and "miss you" in control["captions"]
+    c = marker["counts"]["webemo"]
+    usable = truth[truth["status"] == "ok"]
+    captioned = usable[usable["caption"] != ""]
+    assert (captioned["has_text"] == 1).all() and (captioned["text_kinds"] == "sad_caption").all()
+    assert set(captioned["caption"]) <= set(control["captions"])
+    for cls, rate in writers.POSITIVE_CONTROL.items():
+        n = (usable["binary_label"] == cls).sum()
+        mine = (captioned["binary_label"] == cls).sum()
+        assert mine == c[f"sad_caption_{cls}"]
+        assert abs(mine / n - rate) < 0.02
+    sad = captioned[captioned["binary_label"] == "sadness"]
+    assert (sad["rendered_mood"] != "sadness").all()
+
+
 # ---------------------------------------------------------------------------- learnable, not trivial
 
 def _hsv_stats(path: str) -> np.ndarray:

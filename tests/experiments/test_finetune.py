@@ -183,3 +183,88 @@ def test_end_to_end_backbone_not_in_the_paper(isolated, tiny_demo_dir, capsys):
     assert finetune.training_key("resnet50", choice, settings.with_seed(5), split_hash) != \
         finetune.training_key("resnet50", choice, settings, split_hash) == \
         rec.params["training_key"]
+
+
+def _scored_sample(ws, noise_manifest, n_sad=24, n_other=24):
+    """A scored sample as notebook 02 leaves it, made by hand: a sixth of the images with text
+    by the classifier, a quarter by the OCR detector (which filtered), and a FAKE filter
+    record that says so."""
+    sample = noise_manifest(n_sad, n_other, corrupt=0)
+    i = np.arange(len(sample))
+    sample["cnn_text"] = i % 6 == 0
+    sample["ocr_text"] = i % 4 == 1
+    sample["kept"] = ~sample["ocr_text"]
+    save_manifest(sample, ws.scored_manifest)
+    save_manifest(sample[sample["kept"]].drop(columns=["kept"]), ws.filtered_manifest)
+    Record.filtering(ws, metrics={"n_before": len(sample), "n_after": int(sample["kept"].sum())},
+                     params={"text_method": "ocr"}, weights={"source": "file", "note": "fake"},
+                     backbone=None, seed=0, manifest_hash="fake", wall_s=0.0, artifacts={},
+                     run_parts=("filter",)).write(ws)
+    return sample
+
+
+def test_every_text_filter_trains_on_its_part_of_one_split(demo_ws, noise_manifest):
+    sample = _scored_sample(demo_ws, noise_manifest)
+    applied = finetune.training_split(demo_ws)
+    # the applied filter asked by its name is the very same frame (so the same training key)
+    pd.testing.assert_frame_equal(applied, finetune.training_split(demo_ws, train_filter="ocr"))
+    assert sorted(applied["path"]) == sorted(sample.loc[sample["kept"], "path"])
+    parts = {f: finetune.training_split(demo_ws, train_filter=f).set_index("path")["split"]
+             for f in ("none", "cnn", "ocr", "both")}
+    assert len(parts["none"]) == len(sample)
+    assert len(parts["both"]) == int((~sample["cnn_text"] & ~sample["ocr_text"]).sum())
+    for name, split in parts.items():  # one split: an image is in the same part everywhere
+        assert split.equals(parts["none"].loc[split.index]), name
+        assert set(split) == {"train", "val", "test"}
+    # the text-free test images are in every model's test part
+    clean_test = set(parts["both"][parts["both"] == "test"].index)
+    assert clean_test and all(clean_test <= set(s[s == "test"].index) for s in parts.values())
+    # stratified by label and by each method's decision: every filter's test share is 15%
+    for name, split in parts.items():
+        assert abs((split == "test").mean() - 0.15) < 0.06, name
+    with pytest.raises(ValueError, match="unknown train_filter 'raw'"):
+        finetune.training_split(demo_ws, train_filter="raw")
+
+
+def test_a_text_filter_without_its_decisions_is_refused(demo_ws, noise_manifest):
+    sample = noise_manifest(12, 12, corrupt=0)
+    save_manifest(sample, demo_ws.filtered_manifest)  # no scored sample: notebook 02 not run
+    assert len(finetune.training_split(demo_ws, train_filter="none")) == len(sample)
+    with pytest.raises(ValueError, match="train_filter='cnn' needs the decisions of cnn"):
+        finetune.training_split(demo_ws, train_filter="cnn")
+
+
+def test_the_applied_filter_reuses_the_table1_model(demo_ws, noise_manifest, tmp_path):
+    """A run of the text ablation with the filter notebook 02 applied is the Table 1 run of the
+    same recipe and seed: its record is written with that run's model, nothing is trained."""
+    _scored_sample(demo_ws, noise_manifest)
+    weights = tmp_path / "start.weights.h5"
+    weights.write_bytes(b"FAKE weights: only their hash enters the training key")
+    settings = TrainSettings.resolve("demo")
+    choice = models.resolve_weights("xception", True, str(weights))
+    key = finetune.training_key("xception", choice, settings,
+                                manifest_hash(finetune.training_split(demo_ws)))
+    files = {}
+    for name, path in (("model", demo_ws.model_file("xception")),
+                       ("history", demo_ws.history_file("xception")),
+                       ("predictions", demo_ws.predictions_file("xception"))):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("path,label,pred\n" if name != "model" else "FAKE model")
+        files[name] = path
+    twin = Record.training(
+        demo_ws, kind="train", backbone="xception", row="Xception", dataset="webemo",
+        metrics={"accuracy": 0.6, "f1_sadness": 0.5, "f1_others": 0.7, "f1_weighted": 0.6},
+        ci95={}, params={**settings.as_params(), "training_key": key, "train_filter": "ocr"},
+        weights=choice.as_record(), seed=settings.seed, manifest_hash="fake", wall_s=1.0,
+        artifacts=files, run_parts=("fake", "xception"))
+    twin.write(demo_ws)
+
+    run = finetune.train_backbone(demo_ws, "xception", settings, weights=str(weights),
+                                  train_filter="ocr", notebook="03_train-xception-filter-ocr")
+    rec = run.record
+    assert (rec.kind, rec.table, rec.row) == ("text_ablation", None, "Xception, filtered (ocr)")
+    assert rec.params["reused_from"] == twin.run_id and rec.params["train_filter"] == "ocr"
+    assert rec.params["training_key"] == key and rec.metrics == twin.metrics
+    assert rec.artifact("model", demo_ws) == files["model"]
+    assert "whose model is reused" in rec.weights["note"]
+    assert Record.read(run.record_path) == rec

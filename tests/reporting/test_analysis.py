@@ -110,7 +110,7 @@ def test_chapter_saved_and_read_back(tmp_path, fake_record):
     assert report.chapter_status(results_root=root).startswith("**No analysis yet.**")
     assert report.part_outputs("groups", root)[0][1].startswith("Nothing yet")
     fake_record(ws, "fake-xception")  # a profile shows once it has records
-    chapter = report.Chapter(ws, "06_analysis")
+    chapter = report.new_chapter(ws, "06_analysis")
     chapter.start("groups")
     assert chapter.markdown("### Heading") == "### Heading"
     text = chapter.table(pd.DataFrame({"a": [1.5]}), "numbers")
@@ -146,7 +146,7 @@ def test_chapter_saved_and_read_back(tmp_path, fake_record):
     assert shown[1] == ("markdown", "### Heading")
     # a new chapter without the table and old_plot removes their files, and nothing else
     (folder / "mine.txt").write_text("not the chapter's")
-    again = report.Chapter(ws, "06_analysis")
+    again = report.new_chapter(ws, "06_analysis")
     again.start("groups")
     again.figure(fig, "plot")
     again.save()

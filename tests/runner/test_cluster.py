@@ -38,23 +38,30 @@ def test_executors_are_declared_once():
 
 def test_paper_dry_run_lists_every_job_with_its_resources(isolated, capsys):
     """`reproduce --dry-run --profile paper --seeds 5 --executor slurm`, without any data: one
-    job per run, 5 per Table 1 row, each with what it asks SLURM for."""
+    job per run, 5 per Table 1 row and per row of the text ablation (four backbones, four text
+    filters), each with what it asks SLURM for."""
     lines = _dry(capsys, "--profile", "paper", "--seeds", "5", "--executor", "slurm")
     assert lines[0].startswith("dry run (profile paper, executor slurm, cluster profile ")
-    assert lines[0].endswith("29 of 29 runs would run, one job each")
+    assert lines[0].endswith("110 of 110 runs would run, one job each")
     jobs = [line for line in lines[1:] if ": would run (never run); " in line]
-    assert len(jobs) == 29 == len(lines) - 1
+    assert len(jobs) == 110 == len(lines) - 1
     per_step = Counter(line.split("] ")[1].split("-")[0].split(":")[0] for line in jobs)
-    assert per_step == {"01_text_classifier": 1, "02_filtering": 1, "03_train": 20,
-                        "05_no_pretrain": 5, "04_cross_dataset": 1, "06_analysis": 1}
+    assert per_step == {"01_text_classifier": 1, "02_filtering": 1, "03_train": 20 + 80,
+                        "05_no_pretrain": 5, "04_cross_dataset": 1, "06_analysis": 1,
+                        "07_text_ablation": 1}
     for backbone in PAPER_BACKBONES:  # 5 seeds per Table 1 row
         assert sum(f"03_train-{backbone}-seed" in line for line in jobs) == 5
+        for train_filter in ("none", "cnn", "ocr", "both"):  # and per (backbone, filter)
+            assert sum(f"03_train-{backbone}-filter-{train_filter}-seed" in line
+                       for line in jobs) == 5
     by_run = {line.split("] ")[1].split(":")[0]: line.split("); ")[1] for line in jobs}
     assert by_run["03_train-efficientnetv2s-seed1238"] == "1 GPU, 8 CPUs, 32000 MB, 360 min"
     assert by_run["05_no_pretrain-seed1234"] == "1 GPU, 8 CPUs, 32000 MB, 360 min"
     assert by_run["01_text_classifier"] == "1 GPU, 8 CPUs, 32000 MB, 240 min"
     assert by_run["02_filtering"] == "no GPU, 16 CPUs, 32000 MB, 240 min"
     assert by_run["04_cross_dataset"] == "no GPU, 8 CPUs, 32000 MB, 120 min"
+    assert by_run["03_train-xception-filter-none-seed1236"] == "1 GPU, 8 CPUs, 32000 MB, 360 min"
+    assert by_run["07_text_ablation"] == "no GPU, 8 CPUs, 32000 MB, 120 min"
     # nothing was made: no data, no state, no executed notebook
     assert not (isolated / "data").exists() and not (isolated / "results").exists()
 
@@ -65,13 +72,18 @@ def test_demo_dry_run(isolated, capsys):
     assert [line.split("] ")[1].split(":")[0] for line in lines[1:]] == [
         "01_text_classifier", "02_filtering",
         *[f"03_train-efficientnetv2b0-seed{s}" for s in (1234, 1235, 1236)],
+        *[f"03_train-efficientnetv2b0-filter-{f}-seed{s}" for f in ("none", "ocr")
+          for s in (1234, 1235, 1236)],
         *[f"05_no_pretrain-seed{s}" for s in (1234, 1235, 1236)],
-        "04_cross_dataset", "06_analysis"]
-    local = _dry(capsys, "--backbones", "efficientnetv2b0", "--seeds", "2")
-    assert local[0] == "dry run (profile demo, executor local): 8 of 8 runs would run, one " \
+        "04_cross_dataset", "06_analysis", "07_text_ablation"]
+    local = _dry(capsys, "--backbones", "efficientnetv2b0", "--seeds", "2",
+                 "--train-filters", "none")
+    assert local[0] == "dry run (profile demo, executor local): 11 of 11 runs would run, one " \
                        "job each"
-    assert local[2] == "[2/8] 02_filtering: would run (never run); no GPU"
-    assert local[3] == "[3/8] 03_train-efficientnetv2b0-seed1234: would run (never run); 1 GPU"
+    assert local[2] == "[2/11] 02_filtering: would run (never run); no GPU"
+    assert local[3] == "[3/11] 03_train-efficientnetv2b0-seed1234: would run (never run); 1 GPU"
+    assert local[5] == ("[5/11] 03_train-efficientnetv2b0-filter-none-seed1234: would run "
+                        "(never run); 1 GPU")
     assert not (isolated / "data").exists()  # a dry run makes no demo data
 
 

@@ -13,6 +13,9 @@ from sadutils.workspace import notebooks_dir
 DEMO_SEEDS = (1234, 1235, 1236)
 PAPER_TRAIN_RUNS = [f"03_train-{b}-seed{s}" for b in PAPER_BACKBONES for s in DEMO_SEEDS]
 NO_PRETRAIN_RUNS = [f"05_no_pretrain-seed{s}" for s in DEMO_SEEDS]
+#: The demo's text ablation: Xception unfiltered and as the demo's filter (ocr) leaves it.
+ABLATION_RUNS = [f"03_train-xception-filter-{f}-seed{s}" for f in ("none", "ocr")
+                 for s in DEMO_SEEDS]
 
 
 def test_the_real_graph():
@@ -20,7 +23,8 @@ def test_the_real_graph():
     runs = steps.load_runs()
     assert runs == steps.load_runs(notebooks_dir() / "pipeline.yml", profile="demo")
     assert [r.name for r in runs] == ["01_text_classifier", "02_filtering", *PAPER_TRAIN_RUNS,
-                                      *NO_PRETRAIN_RUNS, "04_cross_dataset", "06_analysis"]
+                                      *ABLATION_RUNS, *NO_PRETRAIN_RUNS, "04_cross_dataset",
+                                      "06_analysis", "07_text_ablation"]
     by_name = {r.name: r for r in runs}
     assert by_name["01_text_classifier"].depends == ()
     assert by_name["01_text_classifier"].datasets == ("cocotext", "rgp")
@@ -46,6 +50,16 @@ def test_the_real_graph():
     assert by_name["06_analysis"].depends == (*PAPER_TRAIN_RUNS, *NO_PRETRAIN_RUNS,
                                               "04_cross_dataset")
     assert by_name["06_analysis"].datasets == ("webemo", "unbiasedemo", "emotion6")
+    # the text ablation: notebook 03 again, each run after 03's run of its backbone and seed
+    # (the one with the filter 02 applied is that very model, reused); 07 gathers them all
+    for name in ABLATION_RUNS:
+        run = by_name[name]
+        seed, train_filter = run.seed, run.fanned["train_filter"]
+        assert (run.notebook, run.parameters) == (
+            "03_train", {"backbone": "xception", "train_filter": train_filter, "seeds": [seed]})
+        assert run.depends == (f"03_train-xception-seed{seed}",) and run.gpus == 1
+    assert by_name["07_text_ablation"].depends == tuple(ABLATION_RUNS)
+    assert by_name["07_text_ablation"].gpus == 0
     # training asks for a GPU on a cluster; the rest for CPUs only
     assert {r.notebook for r in runs if r.gpus == 1} == \
         {"01_text_classifier", "03_train", "05_no_pretrain"}
@@ -60,9 +74,12 @@ def test_the_real_graph():
 def test_seeds_per_table1_row(profile, seeds, per_row):
     runs = steps.load_runs(seeds=seeds, profile=profile)
     for backbone in PAPER_BACKBONES:
-        assert len([r for r in runs if r.name.startswith(f"03_train-{backbone}-")]) == per_row
+        assert len([r for r in runs if r.name.startswith(f"03_train-{backbone}-seed")]) == per_row
     assert len([r for r in runs if r.notebook == "05_no_pretrain"]) == per_row
-    assert len(runs) == 4 + 5 * per_row
+    # the text ablation: demo one backbone and two filters, paper four of each
+    ablation = len([r for r in runs if "-filter-" in r.name])
+    assert ablation == (2 if profile == "demo" else 16) * per_row
+    assert len(runs) == 5 + 5 * per_row + ablation
     if seeds == [7, 3]:
         assert [r.name for r in runs if r.notebook == "05_no_pretrain"] == \
             ["05_no_pretrain-seed7", "05_no_pretrain-seed3"]
@@ -72,7 +89,9 @@ def test_seeds_per_table1_row(profile, seeds, per_row):
 
 def test_other_backbones():
     runs = {r.name: r for r in steps.load_runs(backbone_names=["resnet50"], seeds=1)}
-    assert [n for n in runs if n.startswith("03_train")] == ["03_train-resnet50-seed1234"]
+    assert [n for n in runs if n.startswith("03_train")] == [
+        "03_train-resnet50-seed1234", "03_train-resnet50-filter-none-seed1234",
+        "03_train-resnet50-filter-ocr-seed1234"]  # --backbones chooses the ablation's too
     assert runs["03_train-resnet50-seed1234"].parameters == {"backbone": "resnet50",
                                                              "seeds": [1234]}
     assert "03_train-resnet50-seed1234" in runs["04_cross_dataset"].depends
@@ -96,13 +115,23 @@ def _write(tmp_path, text: str):
     ("steps:\n  - notebook: a\n    after: [b]\n  - notebook: b\n",
      "step 1: a runs after b, which is not an earlier step"),
     ("steps:\n  - notebook: a\n    per: dataset\n",
-     "step 1: 'per' must be one or more of backbone, seed"),
+     "step 1: 'per' must be one or more of backbone, train_filter, seed"),
     ("steps:\n  - notebook: a\n    per: [seed, seed]\n", "step 1: 'per' must be one or more"),
     ("steps:\n  - notebook: a\n    gpus: yes\n", "step 1: 'gpus' must be a whole number"),
     ("steps:\n  - notebook: a\n  - notebook: b\n    after: a\n",
      "step 2: 'after' must be a list of names"),
     ("steps:\n  - reads: [webemo]\n", "step 1: each step needs 'notebook: <name>'"),
-    ("steps:\n  - notebook: a\n  - notebook: a\n", "two runs are named 'a'"),
+    ("steps:\n  - notebook: a\n  - notebook: a\n", "step 2: a step named 'a' comes earlier"),
+    ("steps:\n  - notebook: a\n  - notebook: a\n    step: b\n", "two runs are named 'a'"),
+    ("steps:\n  - notebook: a\n    step: [b]\n", "step 1: 'step' must be a name"),
+    ("steps:\n  - notebook: a\n    values: {cluster: {}}\n", "step 1: 'values' must map a "
+     "profile"),
+    ("steps:\n  - notebook: a\n    values: {demo: {seed: [1]}}\n",
+     "step 1: 'values: demo:' must give non-empty lists for backbone or train_filter"),
+    ("steps:\n  - notebook: a\n    values: {demo: {train_filter: [raw]}}\n",
+     "step 1: parameter train_filter must be one of none, cnn, ocr, both"),
+    ("steps:\n  - notebook: a\n    values: {demo: {backbone: [notanet]}}\n",
+     "step 1: unknown backbone 'notanet'"),
     ("notebooks: [a, b]\n", "expected a 'steps:' list"),
     ("steps: [a\n", "cannot read the notebook graph"),
 ])
@@ -149,6 +178,42 @@ def test_steps_fanned_over_a_shared_key_are_linked_value_by_value(tmp_path):
     assert [r.name for r in steps.match_runs("fit-xception", runs, "--only")] == \
         ["fit-xception-seed5", "fit-xception-seed6"]
     assert [r.name for r in steps.match_runs("fit", runs, "--only")] == list(by_name)[:4]
+
+
+def test_a_notebook_twice_fanned_over_train_filters(tmp_path):
+    """One notebook as two steps (Table 1 and the text ablation), the second fanned out over
+    text filters with its own values per profile; the request's choices win over them."""
+    path = _write(tmp_path, "steps:\n  - notebook: fit\n    per: [backbone, seed]\n"
+                            "  - notebook: fit\n    step: fit_text\n"
+                            "    per: [backbone, train_filter, seed]\n    after: [fit]\n"
+                            "    values:\n      demo: {backbone: [xception], "
+                            "train_filter: [none, ocr]}\n"
+                            "  - notebook: sum\n    after: [fit_text]\n")
+    runs = {r.name: r for r in steps.load_runs(path, seeds=1)}
+    assert list(runs) == [*(f"fit-{b}-seed1234" for b in PAPER_BACKBONES),
+                          "fit-xception-filter-none-seed1234", "fit-xception-filter-ocr-seed1234",
+                          "sum"]
+    run = runs["fit-xception-filter-none-seed1234"]
+    assert (run.notebook, run.parameters, run.depends) == (
+        "fit", {"backbone": "xception", "train_filter": "none", "seeds": [1234]},
+        ("fit-xception-seed1234",))
+    assert run.fanned == {"backbone": "xception", "train_filter": "none", "seed": 1234}
+    assert runs["sum"].depends == ("fit-xception-filter-none-seed1234",
+                                   "fit-xception-filter-ocr-seed1234")
+    # the paper profile has no values of its own: every backbone and filter
+    paper = [r.name for r in steps.load_runs(path, seeds=1, profile="paper")
+             if "-filter-" in r.name]
+    assert len(paper) == len(PAPER_BACKBONES) * 4
+    assert paper[:4] == [f"fit-xception-filter-{f}-seed1234" for f in ("none", "cnn", "ocr",
+                                                                       "both")]
+    # --backbones and --train-filters choose, for every step
+    chosen = [r.name for r in steps.load_runs(path, backbone_names=["efficientnetv2b0"],
+                                              seeds=1, train_filters=["both", "none", "both"])]
+    assert chosen == ["fit-efficientnetv2b0-seed1234",
+                      "fit-efficientnetv2b0-filter-both-seed1234",
+                      "fit-efficientnetv2b0-filter-none-seed1234", "sum"]
+    with pytest.raises(ValueError, match="parameter train_filter must be one of"):
+        steps.load_runs(path, train_filters=["raw"])
 
 
 def test_check_graph_and_match_runs():
