@@ -102,6 +102,14 @@ def test_shuffled_dataset_for_some_epochs_is_the_endless_streams_start():
                                  epochs=3), 100) == endless[per_epoch:]
 
 
+def test_datasets_are_not_autotuned():
+    """No tf.data optimiser thread: deleting a used iterator waited for it (up to 40 s)."""
+    images, labels = _indexed_images()
+    for ds in (make_dataset(images, labels, BATCH),
+               make_dataset(images, labels, BATCH, shuffle=True, seed=3, epochs=2)):
+        assert ds.options().autotune.enabled is False
+
+
 def test_dataset_reads_memory_mapped_images(tmp_path):
     images, labels = _indexed_images()
     np.save(tmp_path / "a.npy", images)
