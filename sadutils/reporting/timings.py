@@ -70,7 +70,8 @@ def runs_frame(timings: list[dict]) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        ``run``, ``wall s``, ``kernel start s``, ``first cell s`` (imports and set-up),
+        ``run``, ``wall s``, ``kernel start s``, ``imports s`` (the first cell after the
+        parameters: imports and set-up),
         ``training s`` (epochs, model build, checkpoints; :data:`TRAINING_PHASES`), of which
         ``BatchNorm refresh s`` and ``validation s``, ``decode s``, ``OCR s``, ``other s``
         (the rest of the run) and ``status``.
@@ -80,18 +81,27 @@ def runs_frame(timings: list[dict]) -> pd.DataFrame:
         cells = t.get("cells") or []
         wall = float(t["wall_s"])
         kernel = float(t.get("kernel_start_s") or 0.0)
-        first = float(cells[0]["wall_s"]) if cells else 0.0
+        first = _setup_cell(cells)
         training = _phase_sum(t, TRAINING_PHASES)
         decode = _phase_sum(t, ("decode images",))
         ocr = _phase_sum(t, ("OCR scoring",))
         rows.append({"run": t["run"], "wall s": wall, "kernel start s": kernel,
-                     "first cell s": first, "training s": training,
+                     "imports s": first, "training s": training,
                      "BatchNorm refresh s": _phase_sum(t, ("BatchNorm refresh",)),
                      "validation s": _phase_sum(t, ("validation",)),
                      "decode s": decode, "OCR s": ocr,
                      "other s": max(0.0, wall - kernel - first - training - decode - ocr),
                      "status": t.get("status", "")})
     return pd.DataFrame(rows)
+
+
+def _setup_cell(cells: list[dict]) -> float:
+    """Seconds of the first cell after the parameters (and papermill's injected ones)."""
+    after = 1  # the notebook's own parameters cell comes first
+    for i, cell in enumerate(cells):
+        if str(cell.get("first_line", "")).startswith("# Parameters"):
+            after = i + 1
+    return float(cells[after]["wall_s"]) if len(cells) > after else 0.0
 
 
 def phases_frame(timings: list[dict]) -> pd.DataFrame:

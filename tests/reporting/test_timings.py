@@ -9,10 +9,15 @@ from sadutils.reporting import timings
 from sadutils.workspace import Workspace
 
 
-def _timing(run, started, wall, kernel, phases, cells=((1, 4.0),)):
+#: As papermill runs a notebook: its parameters cell, the injected one, then the imports.
+CELLS = ((1, 'profile = "demo"', 0.01), (2, "# Parameters", 0.01), (3, "import pandas", 4.0),
+         (4, "x = 1", 0.5))
+
+
+def _timing(run, started, wall, kernel, phases, cells=CELLS):
     return {"run": run, "notebook": run.split("-")[0], "status": "ran", "started": started,
             "wall_s": wall, "kernel_start_s": kernel,
-            "cells": [{"index": i, "first_line": "x", "wall_s": s} for i, s in cells],
+            "cells": [{"index": i, "first_line": f, "wall_s": s} for i, f, s in cells],
             "phases": [{"phase": n, "wall_s": w, "cpu_s": c} for n, w, c in phases],
             "machine": {"cpu": "Test CPU (avx2)", "cores": 2}, "environment": {}}
 
@@ -41,6 +46,7 @@ def test_runs_are_read_in_start_order_and_split_into_their_parts(ws):
     x = frame.loc["03_train-xception"]
     assert x["training s"] == 40.0  # build model + two epochs
     assert x["BatchNorm refresh s"] == 3.0 and x["decode s"] == 5.0
+    assert x["imports s"] == 4.0  # the first cell after the parameters, the injected ones too
     assert x["other s"] == pytest.approx(100 - 3 - 4 - 40 - 5)
     assert frame.loc["02_filtering", "OCR s"] == 30.0
     assert timings.elapsed_s(read) == pytest.approx(60 + 100)  # 09:59 to 10:01:40
