@@ -145,11 +145,11 @@ def _http_attempt(session, url: str, tmp: Path, timeout: float, max_bytes: int,
             if r.status_code in RETRY_HTTP:
                 after = r.headers.get("Retry-After", "")
                 raise _Transient("http_error", f"HTTP {r.status_code}", r.status_code,
-                                 float(after) if after.isdigit() else None)
+                                 float(after) if after.isascii() and after.isdigit() else None)
             if r.status_code >= 400:
                 raise _Final("http_error", f"HTTP {r.status_code}", r.status_code)
             declared = r.headers.get("Content-Length", "").strip()
-            if declared.isdigit() and int(declared) > max_bytes:
+            if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
                 raise _Final("too_large", f"Content-Length {declared} > limit {max_bytes}",
                              r.status_code)
             n = 0

@@ -166,7 +166,7 @@ def fetch_archive(url: str, out_dir, sha256: str | None = None, filename: str | 
         with session.get(url, headers=headers, stream=True, timeout=(timeout, timeout)) as r:
             if r.status_code == 416 and offset:  # .part may already be whole
                 total = r.headers.get("Content-Range", "").rpartition("/")[2]
-                if total.isdigit() and int(total) == offset:
+                if total.isascii() and total.isdigit() and int(total) == offset:
                     return True
                 part.unlink()
                 return False
@@ -178,7 +178,7 @@ def fetch_archive(url: str, out_dir, sha256: str | None = None, filename: str | 
             if not resumed:
                 offset = 0
             declared = r.headers.get("Content-Length", "").strip()
-            size = int(declared) if declared.isdigit() else 0
+            size = int(declared) if declared.isascii() and declared.isdigit() else 0
             if max_bytes is not None and offset + size > max_bytes:
                 raise too_large(offset + size)
             written = offset

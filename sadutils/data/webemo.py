@@ -181,8 +181,9 @@ def parse_webemo_list(path, n_classes: int = 25) -> pd.DataFrame:
         if not line:
             continue
         parts = line.rsplit(None, 1)
-        if (len(parts) != 2 or not parts[1].isdigit() or int(parts[1]) >= n_classes
-                or not _URL.match(parts[0])):
+        # isascii: '²' and other digit-like characters pass isdigit() but not int()
+        if (len(parts) != 2 or not (parts[1].isascii() and parts[1].isdigit())
+                or int(parts[1]) >= n_classes or not _URL.match(parts[0])):
             raise format_error(path, expected, raw, number)
         urls.append(parts[0])
         labels.append(int(parts[1]))
