@@ -345,7 +345,7 @@ def plot_masked_examples(original, masked, probabilities: dict, paths, n: int = 
     matplotlib.figure.Figure
     """
     k = min(n, len(original))
-    fig, axes = new_figure(2, max(k, 1), size=(1.7 * max(k, 1), 4.2))
+    fig, axes = new_figure(2, max(k, 1), size=(1.7 * max(k, 1), 4.8))
     for j in range(max(k, 1)):
         for i, (pixels, column, what) in enumerate(((original, "p_sadness", "as it is"),
                                                      (masked, "p_sadness_masked",
