@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import pandas as pd
 
+from .. import backbones
 from ..workspace import benchmarks_dir, repo_root
 from .tables import format_table
 
@@ -95,10 +96,8 @@ PAPER_RUNS = (
     PaperRun("EfficientNetV2B0", "efficientnetv2b0", FILTERED_IMAGES, 0, CROSS_DATASET_IMAGES),
     PaperRun("EfficientNetV2B2", "efficientnetv2b2", FILTERED_IMAGES, 0, CROSS_DATASET_IMAGES),
     PaperRun("EfficientNetV2S", "efficientnetv2s", FILTERED_IMAGES, 0, CROSS_DATASET_IMAGES),
-    *(PaperRun(f"text ablation, {name} (none, ocr, both)", backbone, ABLATION_IMAGES, 0, 0)
-      for name, backbone in (("Xception", "xception"), ("EfficientNetV2B0", "efficientnetv2b0"),
-                             ("EfficientNetV2B2", "efficientnetv2b2"),
-                             ("EfficientNetV2S", "efficientnetv2s"))),
+    *(PaperRun(f"text ablation, {backbones.get(name).row()} (none, ocr, both)", name,
+               ABLATION_IMAGES, 0, 0) for name in backbones.PAPER_BACKBONES),
 )
 
 
