@@ -55,8 +55,9 @@ def make_dataset(images, labels, batch_size: int, shuffle: bool = False, seed: i
     steps = -(-n // batch_size)
 
     def batch_indices():
-        # With shuffle the stream never ends: one pass per epoch from first_epoch on, cut into
-        # epochs by fit(steps_per_epoch=...), so Keras creates one iterator for the whole fit.
+        # With shuffle: one pass per epoch from first_epoch on (endless without `epochs`), cut
+        # into epochs by fit(steps_per_epoch=...), so Keras creates one iterator for the whole
+        # fit.
         epoch = first_epoch
         while epochs is None or epoch < first_epoch + epochs:
             order = np.random.default_rng([seed, epoch]).permutation(n) if shuffle else np.arange(n)

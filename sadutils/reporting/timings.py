@@ -81,16 +81,16 @@ def runs_frame(timings: list[dict]) -> pd.DataFrame:
         cells = t.get("cells") or []
         wall = float(t["wall_s"])
         kernel = float(t.get("kernel_start_s") or 0.0)
-        first = _setup_cell(cells)
+        imports = _setup_cell(cells)
         training = _phase_sum(t, TRAINING_PHASES)
         decode = _phase_sum(t, ("decode images",))
         ocr = _phase_sum(t, ("OCR scoring",))
         rows.append({"run": t["run"], "wall s": wall, "kernel start s": kernel,
-                     "imports s": first, "training s": training,
+                     "imports s": imports, "training s": training,
                      "BatchNorm refresh s": _phase_sum(t, ("BatchNorm refresh",)),
                      "validation s": _phase_sum(t, ("validation",)),
                      "decode s": decode, "OCR s": ocr,
-                     "other s": max(0.0, wall - kernel - first - training - decode - ocr),
+                     "other s": max(0.0, wall - kernel - imports - training - decode - ocr),
                      "status": t.get("status", "")})
     return pd.DataFrame(rows)
 
