@@ -254,25 +254,36 @@ def _download_one(session, url: str, images: Path, timeout: float, retries: int,
     return row
 
 
+#: Seconds between two tries at a folder's lock while waiting for another run to finish.
+LOCK_POLL_SECONDS = 0.2
+
+
 @contextlib.contextmanager
-def _folder_lock(images: Path):
+def _folder_lock(images: Path, wait: float = 0.0):
     """Hold a lock on the ``images`` folder while a run writes into it.
 
-    A second run into the same folder is refused (:class:`FolderInUse`) rather than letting the
-    two remove each other's temporary files. The lock is the operating system's (``flock`` on
-    the folder itself, so no lock file is left behind): a killed run releases it. Without
-    ``fcntl`` (Windows) no lock is taken.
+    A second run into the same folder waits up to ``wait`` seconds for the first to finish,
+    then is refused (:class:`FolderInUse`) rather than letting the two remove each other's
+    temporary files. The lock is the operating system's (``flock`` on the folder itself, so no
+    lock file is left behind): a killed run releases it. Without ``fcntl`` (Windows) no lock
+    is taken.
     """
     if fcntl is None:
         yield
         return
     fd = os.open(images, os.O_RDONLY)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise FolderInUse(f"another download is writing into {images}; wait for it to "
-                              f"finish") from None
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() >= deadline:
+                    waited = f" (waited {wait:g} s)" if wait else ""
+                    raise FolderInUse(f"another download is writing into {images}{waited}; "
+                                      f"wait for it to finish") from None
+                time.sleep(LOCK_POLL_SECONDS)
         yield
     finally:
         os.close(fd)  # releases the lock
@@ -318,7 +329,7 @@ def _prepare_log(log_path: Path) -> None:
 def download_urls(urls, out_dir, workers: int = 16, timeout: float = 10.0, retries: int = 3,
                   backoff: float = 0.5, progress: bool = True, log_name: str = "downloads.csv",
                   session_factory=None, max_bytes: int = MAX_BYTES,
-                  file_root=None) -> pd.DataFrame:
+                  file_root=None, wait: float = 0.0) -> pd.DataFrame:
     """Download every URL to ``out_dir/images/<url_to_filename(url)>``; return one row per URL.
 
     Concurrent (a thread pool, one ``requests.Session`` per thread). Only http, https and file
@@ -338,7 +349,8 @@ def download_urls(urls, out_dir, workers: int = 16, timeout: float = 10.0, retri
     (columns :data:`LOG_COLUMNS`, status one of :data:`STATUSES`), so a re-run skips URLs whose
     file exists and whose last status is ok (reported as ``skipped_existing``) and retries all
     others. The ``.part`` files a killed run left are removed first. After a complete run the
-    log is compacted to the last row per URL. One run at a time may write into a folder.
+    log is compacted to the last row per URL. One run at a time may write into a folder: a
+    second waits up to ``wait`` seconds for the first to end, then is refused.
     ``session_factory`` (default a ``requests.Session`` whose sockets obey the deadline) lets
     callers set proxies, auth or mocks; the deadline then still holds for the caller, but the
     sockets of a session it does not know are not shut down.
@@ -363,6 +375,10 @@ def download_urls(urls, out_dir, workers: int = 16, timeout: float = 10.0, retri
     file_root : path, optional
         The folder ``file://`` URLs may read from; without it they are refused
         (``rejected_scheme``).
+    wait : float
+        Seconds to wait for another run writing into ``out_dir`` to finish (0: refuse at
+        once). Callers that only check a finished download, such as notebooks started side by
+        side, wait; a user's second download is refused.
 
     Returns
     -------
@@ -372,9 +388,9 @@ def download_urls(urls, out_dir, workers: int = 16, timeout: float = 10.0, retri
     Raises
     ------
     ValueError
-        For a bad ``workers``, ``timeout``, ``retries``, ``backoff`` or ``max_bytes``.
+        For a bad ``workers``, ``timeout``, ``retries``, ``backoff``, ``max_bytes`` or ``wait``.
     FolderInUse
-        When another run is writing into ``out_dir``.
+        When another run is still writing into ``out_dir`` after ``wait`` seconds.
     """
     timeout = check_timeout("timeout", timeout)
     if not (isinstance(workers, int) and workers >= 1):
@@ -385,10 +401,12 @@ def download_urls(urls, out_dir, workers: int = 16, timeout: float = 10.0, retri
         raise ValueError(f"max_bytes must be a positive integer, got {max_bytes!r}")
     if not (isinstance(backoff, (int, float)) and 0 <= backoff <= 60):
         raise ValueError(f"backoff must be a number of seconds within 0..60, got {backoff!r}")
+    if not (isinstance(wait, (int, float)) and 0 <= wait < float("inf")):
+        raise ValueError(f"wait must be a finite number of seconds >= 0, got {wait!r}")
     out_dir = Path(out_dir)
     images = out_dir / "images"
     images.mkdir(parents=True, exist_ok=True)
-    with _folder_lock(images):
+    with _folder_lock(images, wait):
         _remove_leftovers(images)
         return _download_locked(urls, out_dir, images, workers, timeout, retries, backoff,
                                 progress, out_dir / log_name, session_factory, max_bytes,

@@ -9,6 +9,10 @@ from .writers import CDN_NAME, generate_demo_data
 
 #: Threads for "downloading" the demo's file:// URLs: local copies, so a couple suffice.
 DOWNLOAD_WORKERS = 2
+#: Seconds a caller waits for another process checking or downloading the demo images (the
+#: notebooks of a demo start side by side and each checks them): far more than a download of
+#: the demo takes.
+DOWNLOAD_LOCK_WAIT = 600.0
 
 
 def ensure_demo_data(out_dir, seed: int = 1234, scale: float = 1.0, force: bool = False,
@@ -49,5 +53,6 @@ def ensure_demo_data(out_dir, seed: int = 1234, scale: float = 1.0, force: bool 
     webemo = roots["webemo"]
     for name in LIST_FILES:  # the lists' file:// URLs may read the generated "CDN" only
         download_webemo(webemo / name, webemo, workers=DOWNLOAD_WORKERS, retries=0,
-                        progress=progress, file_root=webemo.parent / CDN_NAME)
+                        progress=progress, file_root=webemo.parent / CDN_NAME,
+                        wait=DOWNLOAD_LOCK_WAIT)
     return roots

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import os
 import stat
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -182,6 +183,28 @@ def test_killed_runs_part_files_are_removed_and_not_counted_as_unlisted(server, 
     assert not leftover.exists()
     info = load_webemo(root, check=False).info
     assert info["n_downloaded"] == 1 and info["n_unlisted_files"] == 0
+
+
+def test_a_second_run_waits_for_the_first_when_told_to(tmp_path):
+    fcntl = pytest.importorskip("fcntl")
+    tmp_path.joinpath("images").mkdir()
+    held = os.open(tmp_path / "images", os.O_RDONLY)
+    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    with pytest.raises(FolderInUse, match=r"waited 0.3 s"):
+        download_urls(["ftp://x/a.jpg"], tmp_path, wait=0.3, **ONE_TRY)
+    release = threading.Timer(0.5, os.close, [held])
+    release.start()
+    try:
+        table = download_urls(["ftp://x/a.jpg"], tmp_path, wait=60, **ONE_TRY)
+    finally:
+        release.join()
+    assert table.status.iloc[0] == "rejected_scheme"  # it ran once the first let go
+
+
+@pytest.mark.parametrize("wait", [-1, float("inf"), float("nan"), "5"])
+def test_a_bad_wait_is_named(tmp_path, wait):
+    with pytest.raises(ValueError, match="wait must be"):
+        download_urls(["ftp://x/a.jpg"], tmp_path, wait=wait, **ONE_TRY)
 
 
 def test_a_second_run_into_the_same_folder_is_refused(tmp_path):

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -224,6 +226,24 @@ def test_ensure_demo_data_downloads_like_a_user(demo_dir, marker):
     assert (log["status"] == "file_error").sum() == c["dead_urls"]
     assert (log["status"] == "not_image").sum() == c["corrupt_files"]
     assert not list((demo_dir / "webemo" / "images").glob(".*"))  # no temp files left
+
+
+def test_ensure_demo_data_waits_for_a_notebook_checking_beside_it(tiny_demo_dir, tmp_path):
+    """Notebooks started side by side each check the demo images: the second waits for the
+    first's lock on webemo/images instead of failing (a CI run failed so on 2026-12-07)."""
+    fcntl = pytest.importorskip("fcntl")
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_demo_dir, copy)
+    seed, scale = _seed_scale(copy)
+    held = os.open(copy / "webemo" / "images", os.O_RDONLY)
+    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as the other notebook's check holds it
+    release = threading.Timer(1.0, os.close, [held])
+    release.start()
+    try:
+        roots = demo.ensure_demo_data(copy, seed=seed, scale=scale, progress=False)
+    finally:
+        release.join()
+    assert roots["webemo"] == copy.resolve() / "webemo"
 
 
 def test_ensure_demo_data_second_call_downloads_nothing(tiny_demo_dir, tmp_path):
