@@ -68,7 +68,7 @@ from sadutils.workspace import Workspace, shown_path
 settings.check_parameters(globals())  # a bad value stops here, saying what is expected
 ws = Workspace.create(profile, data_root, results_root)
 seed = ws.profile.seed if seed is None else seed
-chapter = report.new_chapter(ws, notebook_name)
+chapter = report.ANALYSIS.new(ws, notebook_name)
 
 
 def show(item):

@@ -56,7 +56,6 @@ results_root = None
 notebook_name = None
 
 # %%
-import pandas as pd
 from IPython.display import Markdown, display
 
 from sadutils import settings
@@ -67,7 +66,7 @@ from sadutils.workspace import Workspace, shown_path
 
 settings.check_parameters(globals())  # a bad value stops here, saying what is expected
 ws = Workspace.create(profile, data_root, results_root)
-chapter = report.new_chapter(ws, notebook_name)
+chapter = report.TEXT_ABLATION.new(ws, notebook_name)
 
 
 def show(item):
@@ -91,12 +90,7 @@ if not rows:
 show(chapter.table(report.models_table(rows), "models"))
 test = ablation.test_images(ws)
 clean, with_text = test[~test["text"]], test[test["text"]]
-show(chapter.markdown(
-    f"The test part of the split sample has {len(test)} images: {len(clean)} in which no text "
-    f"method finds text (every model was tested on them) and {len(with_text)} in which one "
-    f"does ({(with_text['text_by'] == 'cnn').sum()} by the classifier only, "
-    f"{(with_text['text_by'] == 'ocr').sum()} by the OCR detector only, "
-    f"{(with_text['text_by'] == 'cnn+ocr').sum()} by both)."))
+show(chapter.markdown(report.test_images_note(test)))
 
 # %% [markdown]
 # Every model is loaded once: its answers on all test images, on the images with text before
@@ -104,10 +98,7 @@ show(chapter.markdown(
 # predictions on each model's own test images are checked against those its run saved.
 
 # %%
-extra = ablation.held_out_images(ws, held_out)
-probe = pd.concat([with_text[["path", "label"]].assign(source="test"),
-                   extra.assign(source="held out")], ignore_index=True)
-regions = ablation.text_regions(probe)
+regions = ablation.text_regions(ablation.probe_images(ws, with_text, held_out))
 probes = ablation.probe_models(ws, rows, test, regions, method=mask_method)
 print(f"largest difference from the saved P(sadness): {probes.saved_gap:.2e}")
 assert probes.saved_gap < 1e-3, "the models probed are not those of the records"
@@ -149,30 +140,15 @@ show(chapter.markdown(report.comparison_reading(
 chapter.start("reliance")
 flips = reliance.flips(probes.masked)
 table = reliance.reliance_table(flips)
-found = regions[regions["lines"] > 0]
-show(chapter.markdown(
-    f"Images probed: the OCR detector finds text lines in {(found['source'] == 'test').sum()} "
-    f"of the {len(with_text)} test images with text and in {(found['source'] != 'test').sum()}"
-    f" of {len(extra)} WEBEmo images outside the sample (no model trained, was validated or "
-    f"was tested on them). Each line's box is widened by {reliance.MARGIN:.0%} of the "
-    f"image's shorter side and {'inpainted' if mask_method == 'inpaint' else 'blurred'}; a "
-    f"placebo (the same shapes mirrored to where there is no text) exists for "
-    f"{int(found['placebo'].notna().sum())} of them."))
+show(chapter.markdown(report.probed_note(regions, mask_method, reliance.MARGIN)))
 show(chapter.table(report.reliance_frame(table), "reliance"))
 show(chapter.figure(report.plot_reliance(table), "reliance"))
-unfiltered = [r for r, recs in rows.items() if ablation.row_filter(recs) == "none"]
-filtered = [r for r, recs in rows.items() if ablation.row_filter(recs) != "none"]
-differences = [reliance.reliance_difference(flips, a, b) for a in unfiltered for b in filtered
-               if a.split(",")[0] == b.split(",")[0]]
+differences = ablation.reliance_differences(flips, rows)
 show(chapter.table(report.differences_frame(differences), "reliance_differences"))
 show(chapter.markdown(report.reliance_reading(table, differences, mask_method)))
-if len(probes.pixels):
-    size = next(iter(probes.pixels))
-    original, masked = probes.pixels[size]
-    shown = regions[regions["lines"] > 0]["path"].tolist()
-    means = {row: flips[flips["row"] == row].groupby("path")[
-        ["p_sadness", "p_sadness_masked"]].mean() for row in rows}
-    show(chapter.figure(report.plot_masked_examples(original, masked, means, shown, examples),
+examples_shown = ablation.masked_examples(probes, regions, flips)
+if examples_shown:
+    show(chapter.figure(report.plot_masked_examples(examples_shown, examples),
                         "masked_examples"))
 
 # %% [markdown]
@@ -192,9 +168,7 @@ show(chapter.markdown(report.cam_reading(probes.cams)))
 
 # %%
 chapter.start("reading")
-control = ablation.positive_control(ws)
-first = next((d for d in differences if d["difference"] is not None), None)
-show(chapter.markdown(report.control_reading(control, first)))
+show(chapter.markdown(report.control_reading(ablation.positive_control(ws), differences)))
 show(chapter.markdown(report.comparison_reading(
     summary, tests, f"the {len(clean)} text-free test images")))
 show(chapter.markdown(report.reliance_reading(table, differences, mask_method)))

@@ -42,7 +42,8 @@ from ..settings import TRAIN_FILTER_LABELS, TRAIN_FILTERS
 from ..text_detection import DEFAULT_THRESHOLD, OcrSettings, get_scorer
 from ..workspace import Workspace
 from .gradcam import gradcam
-from .text_reliance import MARGIN, cam_mass, masked_pixels, placebo_regions, region_mask
+from .text_reliance import (MARGIN, cam_mass, masked_pixels, placebo_regions, region_mask,
+                            reliance_difference)
 
 #: The metrics compared, as in Table 1.
 METRICS = ("accuracy", "f1_sadness", "f1_others", "f1_weighted")
@@ -92,10 +93,7 @@ def positive_control(ws: Workspace) -> dict | None:
     """
     if ws.name != "demo":
         return None
-    try:
-        return describe_demo(ws.data).get("positive_control")
-    except FileNotFoundError:
-        return None
+    return (describe_demo(ws.data, missing_ok=True) or {}).get("positive_control")
 
 
 def row_filter(records) -> str | None:
@@ -164,6 +162,31 @@ def held_out_images(ws: Workspace, n: int, seed: int | None = None) -> pd.DataFr
     seed = ws.profile.seed if seed is None else int(seed)
     pick = np.sort(np.random.default_rng(seed).permutation(len(rest))[:n])
     return rest.iloc[pick][columns].reset_index(drop=True)
+
+
+def probe_images(ws: Workspace, with_text: pd.DataFrame, held_out: int,
+                 seed: int | None = None) -> pd.DataFrame:
+    """The images the reliance probe asks every model about: the test images with text and up
+    to ``held_out`` WEBEmo images outside the sample (:func:`held_out_images`).
+
+    Parameters
+    ----------
+    ws : Workspace
+    with_text : DataFrame
+        The rows of :func:`test_images` with ``text``.
+    held_out : int
+        At most this many images outside the sample; 0 for none.
+    seed : int, optional
+        Default the profile's.
+
+    Returns
+    -------
+    DataFrame
+        ``path``, ``label``, ``source`` (``test`` or ``held out``).
+    """
+    extra = held_out_images(ws, held_out, seed)
+    return pd.concat([with_text[["path", "label"]].assign(source="test"),
+                      extra.assign(source="held out")], ignore_index=True)
 
 
 def text_regions(images: pd.DataFrame, ocr_settings: OcrSettings | None = None,
@@ -400,6 +423,58 @@ def compare_on(predictions: pd.DataFrame, paths, seed: int = 0) -> tuple:
             out[f"{metric}_ci"] = ci.get(metric)
         rows.append(out)
     return pd.DataFrame(rows), mcnemar_pairs(by_model)
+
+
+def reliance_differences(flips: pd.DataFrame, rows: dict) -> list[dict]:
+    """Each unfiltered model's flip rate against each filtered model's of the same backbone.
+
+    Parameters
+    ----------
+    flips : DataFrame
+        :func:`sadutils.analysis.text_reliance.flips` of :attr:`Probes.masked`.
+    rows : dict
+        :func:`ablation_rows`.
+
+    Returns
+    -------
+    list of dict
+        :func:`sadutils.analysis.text_reliance.reliance_difference`, the unfiltered model as
+        ``a``; backbones in the order of ``rows``.
+    """
+    backbone = {row: recs[0].backbone for row, recs in rows.items() if recs}
+    unfiltered = [r for r, recs in rows.items() if row_filter(recs) == "none"]
+    filtered = [r for r, recs in rows.items() if row_filter(recs) not in (None, "none")]
+    return [reliance_difference(flips, a, b) for a in unfiltered for b in filtered
+            if backbone[a] == backbone[b]]
+
+
+def masked_examples(probes: Probes, regions: pd.DataFrame, flips: pd.DataFrame) -> dict | None:
+    """The images with text as the models saw them, before and after the text was removed,
+    with each model's P(sadness) on both (the mean over its seeds).
+
+    Parameters
+    ----------
+    probes : Probes
+    regions : DataFrame
+        :func:`text_regions`, as given to :func:`probe_models`.
+    flips : DataFrame
+        :func:`sadutils.analysis.text_reliance.flips` of ``probes.masked``.
+
+    Returns
+    -------
+    dict or None
+        ``original``, ``masked`` (``uint8`` arrays at the first model's image size),
+        ``paths`` (aligned with them) and ``probabilities`` (row -> DataFrame indexed by path
+        with ``p_sadness`` and ``p_sadness_masked``); None when no image had text.
+    """
+    if not probes.pixels:
+        return None
+    original, masked = next(iter(probes.pixels.values()))
+    probabilities = {row: part.groupby("path")[["p_sadness", "p_sadness_masked"]].mean()
+                     for row, part in flips.groupby("row", sort=False)}
+    return {"original": original, "masked": masked,
+            "paths": regions[regions["lines"] > 0]["path"].tolist(),
+            "probabilities": probabilities}
 
 
 def filter_label(train_filter: str | None) -> str:

@@ -599,11 +599,31 @@ def generate_demo_data(out_dir, seed: int = 1234, scale: float = 1.0, force: boo
     return _roots(out_dir)
 
 
-def describe_demo(out_dir) -> dict:
-    """The marker of a generated demo set (seed, scale, version, counts), with absolute roots."""
+def describe_demo(out_dir, missing_ok: bool = False) -> dict | None:
+    """The marker of a generated demo set (seed, scale, version, counts, positive control).
+
+    Parameters
+    ----------
+    out_dir : path
+        The demo data's folder.
+    missing_ok : bool
+        Return None instead of raising when it holds no complete demo data.
+
+    Returns
+    -------
+    dict or None
+        ``DEMO_DATA.json``'s content, with ``root_paths`` (each dataset's absolute folder).
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``out_dir`` holds no complete demo data (unless ``missing_ok``).
+    """
     out_dir = Path(out_dir).resolve()
     marker = _read_marker(out_dir)
     if marker is None or not marker.get("complete", True):
+        if missing_ok:
+            return None
         raise FileNotFoundError(f"no complete demo data in {out_dir} (missing, unreadable or "
                                 f"incomplete {MARKER_NAME}); run generate_demo_data first")
     marker["root_paths"] = {k: str(v) for k, v in _roots(out_dir).items()}

@@ -3,23 +3,19 @@ the chapter as the book shows it.
 
 Notebook 06 computes with :mod:`sadutils.analysis`, draws with
 :mod:`sadutils.reporting.analysis_figures` and writes with the tables and sentences here; a
-:class:`~sadutils.reporting.chapters.Chapter` of kind :data:`ANALYSIS` (:func:`new_chapter`)
+:class:`~sadutils.reporting.chapters.Chapter` of kind :data:`ANALYSIS` (``ANALYSIS.new``)
 collects what it shows and saves it under ``results/<profile>/analysis/``, from where the
-book's Analysis page displays it (:func:`part_outputs`), so the book shows exactly what the
+book's Analysis page displays it (``ANALYSIS.outputs``), so the book shows exactly what the
 notebook computed, without loading a model at build time.
 """
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..analysis.groups import MEASURES
-from ..workspace import Workspace
-from . import chapters
 from .analysis_figures import METRIC_LABELS
-from .chapters import CHAPTER_FILE, Chapter, ChapterKind, SavedChapter  # noqa: F401 (API)
+from .chapters import ChapterKind
 
 
 # ---------------------------------------------------------------------------- tables
@@ -303,98 +299,3 @@ PARTS = {
 }
 #: The Analysis chapter: what notebook 06 saves under ``results/<profile>/analysis/``.
 ANALYSIS = ChapterKind("analysis", PARTS, "06_analysis", "analysis")
-
-
-def analysis_dir(ws: Workspace) -> Path:
-    """Where notebook 06 saves the chapter of a profile (``results/<profile>/analysis/``).
-
-    Parameters
-    ----------
-    ws : Workspace
-
-    Returns
-    -------
-    Path
-    """
-    return ANALYSIS.directory(ws)
-
-
-def new_chapter(ws: Workspace, notebook: str | None = None) -> Chapter:
-    """An empty Analysis chapter for notebook 06 to fill.
-
-    Parameters
-    ----------
-    ws : Workspace
-    notebook : str, optional
-        The executed notebook's name (the book links it).
-
-    Returns
-    -------
-    Chapter
-    """
-    return Chapter(ws, notebook, ANALYSIS)
-
-
-def saved_chapter(ws: Workspace) -> SavedChapter | None:
-    """The Analysis chapter notebook 06 saved for a profile (None when there is none).
-
-    Parameters
-    ----------
-    ws : Workspace
-
-    Returns
-    -------
-    SavedChapter or None
-    """
-    return chapters.saved_chapter(ws, ANALYSIS)
-
-
-def saved_chapters(results_root=None) -> list[SavedChapter]:
-    """The saved Analysis chapter of every profile that has records, ``paper`` first.
-
-    Parameters
-    ----------
-    results_root : path, optional
-
-    Returns
-    -------
-    list of SavedChapter
-    """
-    return chapters.saved_chapters(ANALYSIS, results_root)
-
-
-def chapter_status(book_dir=None, results_root=None) -> str:
-    """The Analysis page's opening line: whose analysis it shows, or how to make one.
-
-    Parameters
-    ----------
-    book_dir : path, optional
-    results_root : path, optional
-
-    Returns
-    -------
-    str
-    """
-    return chapters.chapter_status(ANALYSIS, book_dir, results_root)
-
-
-def part_outputs(part: str, results_root=None) -> list[tuple[str, object]]:
-    """What the Analysis page shows for one part (see
-    :func:`sadutils.reporting.chapters.part_outputs`).
-
-    Parameters
-    ----------
-    part : str
-        One of :data:`PARTS`.
-    results_root : path, optional
-
-    Returns
-    -------
-    list of tuple
-
-    Raises
-    ------
-    ValueError
-        For an unknown part.
-    """
-    return chapters.part_outputs(ANALYSIS, part, results_root)

@@ -57,6 +57,23 @@ class ChapterKind:
         if part not in self.parts:
             raise ValueError(f"unknown part {part!r}; valid choices: {', '.join(self.parts)}")
 
+    def new(self, ws: Workspace, notebook: str | None = None) -> Chapter:
+        """An empty chapter of this kind for its notebook to fill (``notebook``: the executed
+        notebook's name, which the book links)."""
+        return Chapter(ws, notebook, self)
+
+    def saved(self, ws: Workspace) -> SavedChapter | None:
+        """The chapter of this kind saved for a profile (:func:`saved_chapter`)."""
+        return saved_chapter(ws, self)
+
+    def status(self, book_dir=None, results_root=None) -> str:
+        """The chapter page's opening line (:func:`chapter_status`)."""
+        return chapter_status(self, book_dir, results_root)
+
+    def outputs(self, part: str, results_root=None) -> list[tuple[str, object]]:
+        """What the chapter page shows for one part (:func:`part_outputs`)."""
+        return part_outputs(self, part, results_root)
+
 
 @dataclass(frozen=True)
 class Png:

@@ -266,24 +266,6 @@ def text_filter_grid(ws: Workspace, per_group: int = 6, size: int = 110):
     return sample_grid(chosen, f"WEBEmo, the text filter ({ws.name} profile)", size, lines)
 
 
-def demo_marker(ws: Workspace) -> dict | None:
-    """The demo data's ``DEMO_DATA.json``: seed, scale, counts and the positive control.
-
-    Parameters
-    ----------
-    ws : Workspace
-
-    Returns
-    -------
-    dict or None
-        None when the profile's data folder holds no complete demo data.
-    """
-    try:
-        return describe_demo(ws.data)
-    except FileNotFoundError:
-        return None
-
-
 def dataset_outputs(dataset: str, data_root=None, per_group: int = 6) -> list:
     """What the Data page shows of one dataset, per profile whose data holds it.
 
@@ -337,8 +319,7 @@ def filter_outputs(data_root=None, per_group: int = 6) -> list:
     """
     out = []
     for ws in data_workspaces(data_root):
-        marker = demo_marker(ws)
-        control = (marker or {}).get("positive_control")
+        control = (describe_demo(ws.data, missing_ok=True) or {}).get("positive_control")
         if control:
             rate = control.get("rate", {})
             text_rate = control.get("text_rate", {})

@@ -14,10 +14,8 @@ import numpy as np
 import pandas as pd
 
 from ..config import SADNESS
-from ..workspace import Workspace
-from . import chapters
 from .analysis_figures import METRIC_LABELS
-from .chapters import Chapter, ChapterKind
+from .chapters import ChapterKind
 from .figures import new_figure
 from .tables import metric_scale
 
@@ -35,59 +33,6 @@ TEXT_ABLATION = ChapterKind("text_ablation", PARTS, "07_text_ablation", "text ab
 #: How the chapter names each metric column.
 _COLUMNS = {"accuracy": "Accuracy %", "f1_sadness": "Sadness F1", "f1_others": "Others F1",
             "f1_weighted": "Overall F1"}
-
-
-def new_chapter(ws: Workspace, notebook: str | None = None) -> Chapter:
-    """An empty text ablation chapter for notebook 07 to fill.
-
-    Parameters
-    ----------
-    ws : Workspace
-    notebook : str, optional
-        The executed notebook's name (the book links it).
-
-    Returns
-    -------
-    Chapter
-    """
-    return Chapter(ws, notebook, TEXT_ABLATION)
-
-
-def chapter_status(book_dir=None, results_root=None) -> str:
-    """The chapter page's opening line (see :func:`sadutils.reporting.chapters.chapter_status`).
-
-    Parameters
-    ----------
-    book_dir : path, optional
-    results_root : path, optional
-
-    Returns
-    -------
-    str
-    """
-    return chapters.chapter_status(TEXT_ABLATION, book_dir, results_root)
-
-
-def part_outputs(part: str, results_root=None) -> list[tuple[str, object]]:
-    """What the chapter page shows for one part (see
-    :func:`sadutils.reporting.chapters.part_outputs`).
-
-    Parameters
-    ----------
-    part : str
-        One of :data:`PARTS`.
-    results_root : path, optional
-
-    Returns
-    -------
-    list of tuple
-
-    Raises
-    ------
-    ValueError
-        For an unknown part.
-    """
-    return chapters.part_outputs(TEXT_ABLATION, part, results_root)
 
 
 # ---------------------------------------------------------------------------- tables
@@ -326,24 +271,25 @@ def plot_reliance(table: pd.DataFrame):
     return fig
 
 
-def plot_masked_examples(original, masked, probabilities: dict, paths, n: int = 6):
+def plot_masked_examples(examples: dict, n: int = 6):
     """A few images with text, before and after the text is removed, with each model's
     P(sadness) (the mean over its seeds) on both.
 
     Parameters
     ----------
-    original, masked : ndarray
-        ``(k, size, size, 3)`` ``uint8``: the images as the models saw them.
-    probabilities : dict
-        Model -> DataFrame indexed by path with ``p_sadness`` and ``p_sadness_masked``.
-    paths : sequence of str
-        The images' paths, aligned with ``original``.
+    examples : dict
+        :func:`sadutils.analysis.text_ablation.masked_examples`: ``original`` and ``masked``
+        (``(k, size, size, 3)`` ``uint8``, the images as the models saw them), ``paths``
+        (aligned with them) and ``probabilities`` (model -> DataFrame indexed by path with
+        ``p_sadness`` and ``p_sadness_masked``).
     n : int
 
     Returns
     -------
     matplotlib.figure.Figure
     """
+    original, masked = examples["original"], examples["masked"]
+    probabilities, paths = examples["probabilities"], examples["paths"]
     k = min(n, len(original))
     fig, axes = new_figure(2, max(k, 1), size=(1.7 * max(k, 1), 4.8))
     for j in range(max(k, 1)):
@@ -362,6 +308,55 @@ def plot_masked_examples(original, masked, probabilities: dict, paths, n: int = 
 
 
 # ---------------------------------------------------------------------------- sentences
+
+def test_images_note(test: pd.DataFrame) -> str:
+    """How the split sample's test part divides into text-free images and images with text.
+
+    Parameters
+    ----------
+    test : DataFrame
+        :func:`sadutils.analysis.text_ablation.test_images`.
+
+    Returns
+    -------
+    str
+    """
+    with_text = test[test["text"]]
+    by = with_text["text_by"]
+    return (f"The test part of the split sample has {len(test)} images: "
+            f"{len(test) - len(with_text)} in which no text method finds text (every model was "
+            f"tested on them) and {len(with_text)} in which one does ({(by == 'cnn').sum()} by "
+            f"the classifier only, {(by == 'ocr').sum()} by the OCR detector only, "
+            f"{(by == 'cnn+ocr').sum()} by both).")
+
+
+def probed_note(regions: pd.DataFrame, method: str, margin: float) -> str:
+    """Which images the reliance probe asked about, and how their text was removed.
+
+    Parameters
+    ----------
+    regions : DataFrame
+        :func:`sadutils.analysis.text_ablation.text_regions` of
+        :func:`sadutils.analysis.text_ablation.probe_images`.
+    method : str
+        ``inpaint`` or ``blur``.
+    margin : float
+        How much each text line's box was widened, as a share of the image's shorter side.
+
+    Returns
+    -------
+    str
+    """
+    test = regions["source"] == "test"
+    found = regions["lines"] > 0
+    return (f"Images probed: the OCR detector finds text lines in {(found & test).sum()} of the "
+            f"{test.sum()} test images with text and in {(found & ~test).sum()} of "
+            f"{(~test).sum()} WEBEmo images outside the sample (no model trained, was validated "
+            f"or was tested on them). Each line's box is widened by {margin:.0%} of the image's "
+            f"shorter side and {'inpainted' if method == 'inpaint' else 'blurred'}; a placebo "
+            f"(the same shapes mirrored to where there is no text) exists for "
+            f"{int(regions.loc[found, 'placebo'].notna().sum())} of them.")
+
 
 def _pair_sentence(tests: pd.DataFrame) -> str:
     combined = tests[tests["seed"].astype(str) == "all"]
@@ -465,7 +460,7 @@ def cam_reading(cams: pd.DataFrame) -> str:
     return "; ".join(parts) + "."
 
 
-def control_reading(control: dict | None, difference: dict | None) -> str:
+def control_reading(control: dict | None, differences: list) -> str:
     """Whether the demo's positive control was detected, in one or two sentences.
 
     Parameters
@@ -473,9 +468,10 @@ def control_reading(control: dict | None, difference: dict | None) -> str:
     control : dict or None
         The ``positive_control`` of the demo data's ``DEMO_DATA.json`` (None: the paper
         profile, whose data has none).
-    difference : dict or None
-        The unfiltered model's flip rate minus a filtered model's
-        (:func:`sadutils.analysis.text_reliance.reliance_difference`).
+    differences : list of dict
+        Unfiltered models' flip rates minus filtered models'
+        (:func:`sadutils.analysis.text_ablation.reliance_differences`); the first one with
+        shared images is read.
 
     Returns
     -------
@@ -488,7 +484,8 @@ def control_reading(control: dict | None, difference: dict | None) -> str:
     planted = (f"The demo data plants a positive control: captions of sad words on "
                f"{100 * rate.get(SADNESS, math.nan):.0f}% of its sadness images and "
                f"{100 * rate.get('others', math.nan):.0f}% of its others images.")
-    if difference is None or difference["difference"] is None:
+    difference = next((d for d in differences if d["difference"] is not None), None)
+    if difference is None:
         return planted + " No unfiltered and filtered model were both probed, so it is not tested."
     if difference["real"] and difference["difference"] > 0:
         return (planted + f" It is detected: {difference['a']} flips "

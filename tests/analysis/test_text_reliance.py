@@ -97,12 +97,12 @@ def _probe_model(path, sees_bottom: bool):
     return models.save_model(model, path)
 
 
-def _ablation_record(ws, run_id, row, train_filter, model_path, seed):
+def _ablation_record(ws, run_id, row, train_filter, model_path, seed, backbone="xception"):
     rec = Record(run_id=run_id, kind="text_ablation", profile=ws.name, dataset="webemo",
                  split="test", metrics={"accuracy": 0.5}, provenance=provenance(seed=seed),
                  weights={"source": "scratch", "pretrained": False, "note": "made by hand"},
                  params={"image_size": SIZE, "seed": seed, "train_filter": train_filter},
-                 artifacts={"model": ws.relative(model_path)}, row=row, backbone="xception")
+                 artifacts={"model": ws.relative(model_path)}, row=row, backbone=backbone)
     rec.write(ws)
     return rec
 
@@ -118,11 +118,17 @@ def test_reliance_of_a_model_that_reads_and_one_that_cannot(demo_ws, tmp_path):
     rows = {"Reader, unfiltered": [_ablation_record(ws, "reader", "Reader, unfiltered", "none",
                                                     reader, 1)],
             "Blind, filtered (ocr)": [_ablation_record(ws, "blind", "Blind, filtered (ocr)",
-                                                       "ocr", blind, 1)]}
-    regions = test.assign(regions=[[BOX]] * 6, placebo=[text_reliance.placebo_regions([BOX])] * 6,
-                          lines=1, error=None)
+                                                       "ocr", blind, 1)],
+            # another backbone's filtered model: never paired with the Reader
+            "Other, filtered (ocr)": [_ablation_record(ws, "other", "Other, filtered (ocr)",
+                                                       "ocr", blind, 1, "efficientnetv2b0")]}
+    probe = text_ablation.probe_images(ws, test, held_out=0)
+    assert probe["source"].eq("test").all() and probe["path"].tolist() == paths
+    regions = probe.assign(regions=[[BOX]] * 6,
+                           placebo=[text_reliance.placebo_regions([BOX])] * 6, lines=1,
+                           error=None)
     probes = text_ablation.probe_models(ws, rows, test, regions)
-    assert set(probes.predictions["row"]) == set(rows) and len(probes.predictions) == 12
+    assert set(probes.predictions["row"]) == set(rows) and len(probes.predictions) == 18
     flips = text_reliance.flips(probes.masked)
     table = text_reliance.reliance_table(flips).set_index("model")
     assert table.loc["Reader, unfiltered", "flip_rate"] == 1.0       # reads: every answer flips
@@ -130,8 +136,10 @@ def test_reliance_of_a_model_that_reads_and_one_that_cannot(demo_ws, tmp_path):
     assert table.loc["Reader, unfiltered", "sadness_shift"] < -0.5
     assert table.loc["Blind, filtered (ocr)", "flip_rate"] == 0.0    # cannot see the text
     assert table.loc["Blind, filtered (ocr)", "placebo_flip_rate"] == 0.0
-    difference = text_reliance.reliance_difference(flips, "Reader, unfiltered",
-                                                   "Blind, filtered (ocr)")
+    differences = text_ablation.reliance_differences(flips, rows)
+    assert [(d["a"], d["b"]) for d in differences] == [("Reader, unfiltered",
+                                                        "Blind, filtered (ocr)")]
+    difference = differences[0]
     assert difference["images"] == 6 and difference["difference"] == 1.0
     assert difference["ci"] == [1.0, 1.0] and difference["real"]
     same = text_reliance.reliance_difference(flips, "Blind, filtered (ocr)",
@@ -139,6 +147,11 @@ def test_reliance_of_a_model_that_reads_and_one_that_cannot(demo_ws, tmp_path):
     assert same["difference"] == 0.0 and not same["real"]
     cams = probes.cams[probes.cams["row"] == "Reader, unfiltered"]
     assert (cams["ratio"] > 2).all()  # the reader's heat lies on the text
+    shown = text_ablation.masked_examples(probes, regions, flips)
+    assert shown["original"].shape == shown["masked"].shape == (6, SIZE, SIZE, 3)
+    assert shown["paths"] == paths and list(shown["probabilities"]) == list(rows)
+    reader_p = shown["probabilities"]["Reader, unfiltered"]
+    assert (reader_p["p_sadness_masked"] < reader_p["p_sadness"]).all()
 
 
 def test_cam_mass_by_hand():

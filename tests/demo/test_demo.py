@@ -211,6 +211,7 @@ def test_describe_demo(demo_dir, marker, tmp_path):
         assert Path(root).is_absolute() and Path(root).is_dir() and Path(root).name == name
     with pytest.raises(FileNotFoundError, match=demo.MARKER_NAME):
         demo.describe_demo(tmp_path)
+    assert demo.describe_demo(tmp_path, missing_ok=True) is None
 
 
 # ---------------------------------------------------------------------------- ensure_demo_data

@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from sadutils import analysis
 from sadutils.analysis.gradcam import GradCam
 from sadutils.reporting import analysis as report
+from sadutils.reporting import chapters
 from sadutils.reporting import analysis_figures as figures
 from sadutils.workspace import Workspace
 
@@ -106,11 +107,11 @@ def test_figures(tmp_path, write_jpeg):
 def test_chapter_saved_and_read_back(tmp_path, fake_record):
     root = tmp_path / "results"
     ws = Workspace.create("demo", results_root=root)
-    assert report.saved_chapters(root) == []
-    assert report.chapter_status(results_root=root).startswith("**No analysis yet.**")
-    assert report.part_outputs("groups", root)[0][1].startswith("Nothing yet")
+    assert chapters.saved_chapters(report.ANALYSIS, root) == []
+    assert report.ANALYSIS.status(results_root=root).startswith("**No analysis yet.**")
+    assert report.ANALYSIS.outputs("groups", root)[0][1].startswith("Nothing yet")
     fake_record(ws, "fake-xception")  # a profile shows once it has records
-    chapter = report.new_chapter(ws, "06_analysis")
+    chapter = report.ANALYSIS.new(ws, "06_analysis")
     chapter.start("groups")
     assert chapter.markdown("### Heading") == "### Heading"
     text = chapter.table(pd.DataFrame({"a": [1.5]}), "numbers")
@@ -127,31 +128,31 @@ def test_chapter_saved_and_read_back(tmp_path, fake_record):
     with pytest.raises(ValueError, match="letters, digits"):
         chapter.table(pd.DataFrame(), "../x")
     index = chapter.save()
-    folder = report.analysis_dir(ws)
-    assert index == folder / report.CHAPTER_FILE
+    folder = report.ANALYSIS.directory(ws)
+    assert index == folder / chapters.CHAPTER_FILE
     assert {p.name for p in folder.iterdir()} == {"chapter.json", "numbers.csv", "plot.png",
                                                   "old_plot.png"}
-    saved = report.saved_chapter(ws)
+    saved = report.ANALYSIS.saved(ws)
     assert saved.notebook == "06_analysis"
     assert [kind for kind, _ in saved.part("groups")] == ["markdown", "markdown", "image"]
     assert saved.part("groups")[2][1] == folder / "plot.png"
     book = tmp_path / "book"
     (book / "executed").mkdir(parents=True)
     (book / "executed" / "06_analysis.ipynb").write_text("{}")
-    status = report.chapter_status(book, root)
+    status = report.ANALYSIS.status(book, root)
     assert "Profile `demo`" in status and "DEMO profile" in status
     assert "[06_analysis](executed/06_analysis.ipynb)" in status
-    shown = report.part_outputs("groups", root)
+    shown = report.ANALYSIS.outputs("groups", root)
     assert shown[0] == ("markdown", "**DEMO profile: synthetic images.**")
     assert shown[1] == ("markdown", "### Heading")
     # a new chapter without the table and old_plot removes their files, and nothing else
     (folder / "mine.txt").write_text("not the chapter's")
-    again = report.new_chapter(ws, "06_analysis")
+    again = report.ANALYSIS.new(ws, "06_analysis")
     again.start("groups")
     again.figure(fig, "plot")
     again.save()
     assert {p.name for p in folder.iterdir()} == {"chapter.json", "plot.png", "mine.txt"}
     (folder / "plot.png").unlink()
-    assert "is missing" in report.saved_chapter(ws).part("groups")[0][1]
+    assert "is missing" in report.ANALYSIS.saved(ws).part("groups")[0][1]
     (folder / "chapter.json").write_text(json.dumps({"version": 99}))
-    assert report.saved_chapter(ws) is None
+    assert report.ANALYSIS.saved(ws) is None

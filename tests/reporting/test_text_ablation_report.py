@@ -50,22 +50,40 @@ def test_reliance_sentences_and_the_control():
     assert "inpainted away (40 test images)" in text and "+25 points" in text
     assert "a real difference" in text
     control = {"rate": {"sadness": 0.2, "others": 0.02}}
-    assert "It is detected" in report.control_reading(control, real)
+    assert "It is detected" in report.control_reading(control, [real])
     missed = {**real, "difference": 0.05, "ci": [-0.05, 0.15], "real": False}
-    assert "It is NOT detected" in report.control_reading(control, missed)
-    assert "no positive control" in report.control_reading(None, real)
+    assert "It is NOT detected" in report.control_reading(control, [missed])
+    assert "no positive control" in report.control_reading(None, [real])
+    unshared = {**real, "difference": None, "ci": None, "real": False}
+    assert "It is detected" in report.control_reading(control, [unshared, real])
+    assert "not tested" in report.control_reading(control, [unshared])
+
+
+def test_notes_count_the_images():
+    test = pd.DataFrame({"text": [False, False, True, True, True],
+                         "text_by": [None, None, "cnn", "ocr", "cnn+ocr"]})
+    assert report.test_images_note(test).startswith(
+        "The test part of the split sample has 5 images: 2 in which no text method finds "
+        "text (every model was tested on them) and 3 in which one does (1 by the classifier "
+        "only, 1 by the OCR detector only, 1 by both)")
+    regions = pd.DataFrame({"source": ["test", "test", "held out", "held out", "held out"],
+                            "lines": [2, 0, 1, 0, 0], "placebo": [[1], None, None, None, None]})
+    note = report.probed_note(regions, "blur", 0.05)
+    assert "finds text lines in 1 of the 2 test images with text and in 1 of 3 WEBEmo" in note
+    assert "widened by 5% of the image's shorter side and blurred" in note
+    assert note.endswith("exists for 1 of them.")
 
 
 def test_the_chapter_has_its_own_folder_and_page(tmp_path, fake_record):
     root = tmp_path / "results"
     ws = Workspace.create("demo", results_root=root)
-    assert report.chapter_status(results_root=root).startswith("**No text ablation yet.**")
+    assert report.TEXT_ABLATION.status(results_root=root).startswith("**No text ablation yet.**")
     fake_record(ws, "fake-xception")
-    chapter = report.new_chapter(ws, "07_text_ablation")
+    chapter = report.TEXT_ABLATION.new(ws, "07_text_ablation")
     assert chapter.part == "models"
     chapter.start("reliance")
     chapter.markdown("It is detected.")
     index = chapter.save()
     assert index.parent == ws.results / "text_ablation"
-    assert report.part_outputs("reliance", root)[1] == ("markdown", "It is detected.")
-    assert "Text ablation found" in report.chapter_status(results_root=root)
+    assert report.TEXT_ABLATION.outputs("reliance", root)[1] == ("markdown", "It is detected.")
+    assert "Text ablation found" in report.TEXT_ABLATION.status(results_root=root)
