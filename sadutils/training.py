@@ -238,9 +238,9 @@ def train_model(build, train_images, train_labels, val_images, val_labels, out_d
 
     ``build`` is a zero-argument function returning an uncompiled model (it is called inside the
     distribution strategy's scope). The recipe: Adagrad at ``learning_rate`` (paper: 0.001),
-    sparse categorical cross-entropy, accuracy. ``out_dir`` receives ``history.csv``,
-    ``best.weights.h5`` and, while a run is unfinished, ``backup/`` (:mod:`sadutils.checkpoints`,
-    every file written atomically): calling again after an interruption at any moment continues
+    sparse categorical cross-entropy, accuracy. ``out_dir`` receives ``history.csv`` and, while
+    a run is unfinished, ``best.weights.h5`` and ``backup/`` (:mod:`sadutils.checkpoints`,
+    every file written atomically; the returned model holds the best weights): calling again after an interruption at any moment continues
     from the last finished epoch with the same weights, optimizer state and batch order, so it
     ends with the result of an uninterrupted run. A damaged checkpoint is set aside (moved to
     ``out_dir/corrupt/``) and the run resumes from the state before it, or starts over, saying
@@ -304,6 +304,9 @@ def train_model(build, train_images, train_labels, val_images, val_labels, out_d
     if best_file.is_file():  # saved after that epoch's refresh: validated as it is kept
         with phase("load best weights"):
             model.load_weights(best_file)
+        # Only a resume reads it, and a finished run leaves nothing to resume: the caller
+        # saves the model it now holds (the file was half of a demo's results on disk).
+        best_file.unlink()
     return TrainResult(model, history, best_epoch, start_epoch, wall, policy,
                        strategy.num_replicas_in_sync)
 

@@ -6,8 +6,8 @@ default ``results/<profile>``). The results layout is defined here and nowhere e
 
     records/<run_id>.json            one results record per run (sadutils.records)
     models/<run name>.keras          the trained models
-    runs/<run name>/                 history.csv, best.weights.h5, test_predictions.csv,
-                                     backup/ while a run is unfinished
+    runs/<run name>/                 history.csv, test_predictions.csv; best.weights.h5
+                                     and backup/ while a run is unfinished
     manifests/                       webemo_scored.csv, webemo_filtered.csv, webemo_split.csv
     cross_dataset/<run_id>/          predictions, refused and left-out files of a test
     cache/                           decoded images (uint8 .npy), safe to delete
