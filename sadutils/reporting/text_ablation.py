@@ -421,7 +421,7 @@ def reliance_reading(table: pd.DataFrame, differences: list, method: str) -> str
         return "The OCR detector found no text in the test images: nothing to remove."
     n = int(table["images"].max())
     parts = [f"With the text the OCR detector found {'inpainted' if method == 'inpaint' else 'blurred'} "
-             f"away ({n} test images), "
+             f"away ({n} images probed), "
              + ", ".join(f"{r.model} changes {100 * r.flip_rate:.0f}% of its answers "
                          f"(placebo: {_rate(r.placebo_flip_rate) or 'none'})"
                          for r in table.itertuples()) + "."]

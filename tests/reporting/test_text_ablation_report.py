@@ -47,7 +47,7 @@ def test_reliance_sentences_and_the_control():
             "ci": [0.12, 0.38], "real": True}
     assert report.differences_frame([real]).loc[0, "95% CI"] == "[+12, +38]"
     text = report.reliance_reading(table, [real], "inpaint")
-    assert "inpainted away (40 test images)" in text and "+25 points" in text
+    assert "inpainted away (40 images probed)" in text and "+25 points" in text
     assert "a real difference" in text
     control = {"rate": {"sadness": 0.2, "others": 0.02}}
     assert "It is detected" in report.control_reading(control, [real])
