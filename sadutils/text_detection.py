@@ -27,7 +27,6 @@ The score is in [0, 1]; :data:`DEFAULT_THRESHOLD` is the decision threshold.
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor

@@ -240,9 +240,10 @@ def train_model(build, train_images, train_labels, val_images, val_labels, out_d
     distribution strategy's scope). The recipe: Adagrad at ``learning_rate`` (paper: 0.001),
     sparse categorical cross-entropy, accuracy. ``out_dir`` receives ``history.csv`` and, while
     a run is unfinished, ``best.weights.h5`` and ``backup/`` (:mod:`sadutils.checkpoints`,
-    every file written atomically; the returned model holds the best weights): calling again after an interruption at any moment continues
-    from the last finished epoch with the same weights, optimizer state and batch order, so it
-    ends with the result of an uninterrupted run. A damaged checkpoint is set aside (moved to
+    every file written atomically; the returned model holds the best weights): calling again
+    after an interruption at any moment continues from the last finished epoch with the same
+    weights, optimizer state and batch order, so it ends with the result of an uninterrupted
+    run. A damaged checkpoint is set aside (moved to
     ``out_dir/corrupt/``) and the run resumes from the state before it, or starts over, saying
     which. Without ``resume`` an old backup is discarded.
     With ``refresh_batchnorm`` the BatchNorm statistics are recomputed on the training images

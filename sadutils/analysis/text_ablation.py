@@ -38,7 +38,7 @@ from ..metrics import bootstrap_ci_of_mean, classification_metrics
 from ..progress import phase, report
 from ..records import Record, read_records
 from ..results import mcnemar_pairs, seed_group, training_seed
-from ..settings import TRAIN_FILTER_LABELS, TRAIN_FILTERS
+from ..settings import TRAIN_FILTERS
 from ..text_detection import DEFAULT_THRESHOLD, OcrSettings, get_scorer
 from ..workspace import Workspace
 from .gradcam import gradcam
@@ -475,8 +475,3 @@ def masked_examples(probes: Probes, regions: pd.DataFrame, flips: pd.DataFrame) 
     return {"original": original, "masked": masked,
             "paths": regions[regions["lines"] > 0]["path"].tolist(),
             "probabilities": probabilities}
-
-
-def filter_label(train_filter: str | None) -> str:
-    """How the chapter names a filter (``unfiltered``, ``filtered (ocr)``)."""
-    return TRAIN_FILTER_LABELS.get(train_filter, str(train_filter))

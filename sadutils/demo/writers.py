@@ -304,7 +304,7 @@ def positive_control() -> dict:
     """
     return {"rate": dict(POSITIVE_CONTROL), "text_rate": dict(WEBEMO_TEXT_FRACTION),
             "captions": [" / ".join(lines) for lines in SAD_CAPTIONS],
-            "what": "captions of sad words across the bottom (or top) of a WEBEmo-like image, "
+            "what": "captions of sad words across the bottom of a WEBEmo-like image, "
                     "drawn on a share `rate` of each class's images (part of its images with "
                     "text); on a sadness image the picture is drawn with the look of an others "
                     "emotion, so that the words alone carry the sadness: a cue in the text "

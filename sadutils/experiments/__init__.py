@@ -16,16 +16,15 @@
 from .common import RunResult, dataset_roots
 from .cross_dataset import EvalSet, build_eval_set, evaluate_model, run_cross_dataset, trained_models
 from .filtering import FilterResult, filter_webemo, sample_webemo, threshold_sweep
-from .finetune import (applied_filter, filter_row, pretrained_reference, sample_split,
+from .finetune import (filter_row, pretrained_reference, sample_split,
                        train_backbone, training_split)
 from .text_classifier import evaluate_ocr, text_classifier_manifest, train_text_classifier
 from .text_methods import (agreement_frame, method_agreement, resolve_text_method, score_text,
                            text_scores)
 
-__all__ = ["EvalSet", "FilterResult", "RunResult", "agreement_frame", "applied_filter",
-           "build_eval_set", "filter_row",
-           "dataset_roots", "evaluate_model", "evaluate_ocr", "filter_webemo",
-           "method_agreement", "pretrained_reference", "resolve_text_method",
-           "run_cross_dataset", "sample_split", "sample_webemo", "score_text", "text_classifier_manifest",
+__all__ = ["EvalSet", "FilterResult", "RunResult", "agreement_frame", "build_eval_set",
+           "dataset_roots", "evaluate_model", "evaluate_ocr", "filter_row", "filter_webemo",
+           "method_agreement", "pretrained_reference", "resolve_text_method", "run_cross_dataset",
+           "sample_split", "sample_webemo", "score_text", "text_classifier_manifest",
            "text_scores", "threshold_sweep", "train_backbone", "train_text_classifier",
            "trained_models", "training_split"]

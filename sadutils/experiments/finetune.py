@@ -73,21 +73,6 @@ def sample_split(ws: Workspace, seed: int | None = None, progress: bool = False,
     return read_manifest(ws.split_manifest).drop(columns=["split_key"])
 
 
-def applied_filter(ws: Workspace) -> str | None:
-    """The text method notebook 02 filtered with (its newest record's), None before it ran.
-
-    Parameters
-    ----------
-    ws : Workspace
-
-    Returns
-    -------
-    str or None
-    """
-    record = latest(ws, "filter")
-    return None if record is None else record.params.get("text_method")
-
-
 def filter_rows(split: pd.DataFrame, train_filter: str | None) -> pd.DataFrame:
     """The rows of the split sample that a text filter keeps.
 
@@ -199,7 +184,7 @@ def train_backbone(ws: Workspace, backbone: str = "xception",
     choice = resolve_weights(bb, pretrained, weights, policy=ws.profile.weights_policy)
     # One split for every seed and filter
     split = training_split(ws, progress=progress, verbose=verbose, train_filter=train_filter)
-    applied = applied_filter(ws)
+    filtering = latest(ws, "filter")  # notebook 02's run: the filter a Table 1 model trains on
     run = run_name(bb.name, pretrained, None if settings.seed == ws.profile.seed
                    else settings.seed, train_filter)
     key = training_key(bb.name, choice, settings, manifest_hash(split))
@@ -213,7 +198,6 @@ def train_backbone(ws: Workspace, backbone: str = "xception",
                               weights=choice, run=run, settings=settings, resume=resume,
                               progress=progress, verbose=verbose)
     wall = time.perf_counter() - t0
-    filtering = latest(ws, "filter")
     record = Record.training(
         ws, kind="text_ablation" if ablation else "train" if pretrained else "ablation",
         backbone=bb.name, row=filter_row(bb.row(pretrained), train_filter), dataset="webemo",
@@ -222,7 +206,8 @@ def train_backbone(ws: Workspace, backbone: str = "xception",
                           filter_run=None if filtering is None else filtering.run_id,
                           filter_threshold=None if filtering is None
                           else filtering.params.get("threshold"), training_key=key,
-                          train_filter=train_filter or applied),
+                          train_filter=train_filter or (
+                              None if filtering is None else filtering.params.get("text_method"))),
         weights=choice.as_record(), seed=settings.seed,
         manifest_hash=manifest_hash(fitted.manifest), wall_s=wall,
         artifacts=run_artifacts(ws, run, notebook, split=ws.split_manifest),
