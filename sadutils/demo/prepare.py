@@ -5,7 +5,8 @@ from pathlib import Path
 
 from ..data.download import download_webemo
 from ..data.webemo import LIST_FILES
-from .writers import CDN_NAME, generate_demo_data
+from .generate import generate_demo_data
+from .writers import CDN_NAME
 
 #: Threads for "downloading" the demo's file:// URLs: local copies, so a couple suffice.
 DOWNLOAD_WORKERS = 2
@@ -19,7 +20,7 @@ def ensure_demo_data(out_dir, seed: int = 1234, scale: float = 1.0, force: bool 
                      progress: bool = True) -> dict[str, Path]:
     """Generate the demo datasets and download the WEBEmo-like images, as a user would.
 
-    Generates the synthetic datasets (:func:`~sadutils.demo.writers.generate_demo_data`), then
+    Generates the synthetic datasets (:func:`~sadutils.demo.generate.generate_demo_data`), then
     downloads the images of the WEBEmo-like lists (``file://`` URLs into the generated "CDN")
     with :func:`sadutils.data.download.download_webemo`, both lists into the same
     ``webemo/images/`` folder, just as after downloading the real WEBEmo. Dead URLs and corrupt
@@ -33,7 +34,7 @@ def ensure_demo_data(out_dir, seed: int = 1234, scale: float = 1.0, force: bool 
     out_dir : path
         Where the demo data goes (the demo workspace's data folder, ``data/demo``).
     seed, scale, force
-        Passed to :func:`~sadutils.demo.writers.generate_demo_data` (``scale`` multiplies every
+        Passed to :func:`~sadutils.demo.generate.generate_demo_data` (``scale`` multiplies every
         count).
     progress : bool
         Show download progress bars.

@@ -32,7 +32,7 @@ from sadutils.data.manifests import sample_per_class, stratified_split
 from sadutils.data.rgp import load_rgp
 from sadutils.data.unbiasedemo import load_unbiasedemo
 from sadutils.data.webemo import load_webemo, webemo_urls
-from sadutils.demo import writers
+from sadutils.demo import generate, writers
 
 #: Folders and files the generator writes (the downloader adds webemo/images and its logs).
 GENERATED = ("webemo_cdn", "unbiasedemo", "emotion6", "cocotext", "rgp", "webemo/category.txt",
@@ -140,7 +140,8 @@ def test_interrupted_generation_is_not_reused(tmp_path, monkeypatch):
     def killed(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(writers, "_write_rgp", killed)
+    assert generate.WRITERS[-1][0] == "rgp"  # the last writer dies: the others' files exist
+    monkeypatch.setattr(generate, "WRITERS", (*generate.WRITERS[:-1], ("rgp", killed)))
     with pytest.raises(KeyboardInterrupt):
         demo.generate_demo_data(tmp_path, seed=1234, scale=0.02)
     assert json.loads((tmp_path / demo.MARKER_NAME).read_text())["complete"] is False
