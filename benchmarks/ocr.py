@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     from rapidocr import RapidOCR
 
     from sadutils import text_detection as td
-    from sadutils.demo.writers import WEBEMO_TRUTH_NAME, generate_demo_data
+    from sadutils.demo import WEBEMO_TRUTH_NAME, generate_demo_data
 
     bl.print_header("OCR text scorer: cost per image and speed knobs", args,
                     images=args.images, photos_per_round=args.photos_per_round,
